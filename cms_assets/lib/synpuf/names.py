@@ -175,3 +175,14 @@ def sample_of_partition(key: str) -> int:
     if not m or int(m[1]) not in SAMPLES:
         raise ValueError(f"not a CMS sample partition key: {key!r} (expected sample_01 .. sample_20)")
     return int(m[1])
+
+
+#: Files whose zip holds ``"<base> - Copy.csv"`` in the mirror and the generator (the real site has a few such).
+COPY_MEMBER_FILES = frozenset(
+    {FileSpec(Kind.INPATIENT, 2), FileSpec(Kind.BENEFICIARY, 3, year=2009), FileSpec(Kind.PDE, 5)}
+)
+
+
+def member_name(spec: FileSpec, quirks: bool = True) -> str:
+    """The CSV member name inside the zip, with the ``" - Copy"`` quirk where CMS has it."""
+    return f"{spec.base} - Copy.csv" if quirks and spec in COPY_MEMBER_FILES else spec.csv_name

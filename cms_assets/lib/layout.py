@@ -1,0 +1,47 @@
+"""Where everything lives inside a :class:`~cms_assets.lib.storage.Storage` (Hive-style ``sample=NN`` folders).
+
+Spark and DuckDB read a whole table across samples from ``tables/<table>/`` directly.
+"""
+
+from __future__ import annotations
+
+RAW = "raw"
+TABLES = "tables"
+FEATURES = "features/beneficiary_features"
+PREDICTIONS = "predictions/cost_predictions"
+MODELS = "models/cost_model"
+REPORTS = "reports/insight_report"
+
+
+def sample_dir(sample: int) -> str:
+    return f"sample={sample:02d}"
+
+
+def raw_zip(sample: int, zip_name: str) -> str:
+    return f"{RAW}/{sample_dir(sample)}/{zip_name}"
+
+
+def raw_manifest(sample: int) -> str:
+    """JSON record of what was downloaded: url, etag, last_modified, size per file."""
+    return f"{RAW}/{sample_dir(sample)}/_manifest.json"
+
+
+def table_dir(table: str) -> str:
+    return f"{TABLES}/{table}"
+
+
+def table_file(table: str, sample: int) -> str:
+    """One Parquet file per (table, sample), so publishing a sample is a single atomic write."""
+    return f"{TABLES}/{table}/{sample_dir(sample)}/part-0.parquet"
+
+
+def features_dir(sample: int) -> str:
+    return f"{FEATURES}/{sample_dir(sample)}"
+
+
+def predictions_file(sample: int) -> str:
+    return f"{PREDICTIONS}/{sample_dir(sample)}/part-0.parquet"
+
+
+def model_dir(version: str) -> str:
+    return f"{MODELS}/{version}"

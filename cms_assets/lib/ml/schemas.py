@@ -1,0 +1,98 @@
+"""Schemas of the ML outputs: the feature table, the predictions and the model metrics.
+
+They are the contract between the Spark code that writes them and the warehouse that loads them. Every feature
+column is documented in :data:`FEATURE_DOCS`.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: ICD-9-CM chapters used as diagnosis groups: (column, description, predicate over the code without dot).
+DIAGNOSIS_GROUPS: list[tuple[str, str, str]] = [
+    ("DX_NEOPLASM", "neoplasms (ICD-9 140-239)", "140-239"),
+    ("DX_ENDOCRINE", "endocrine, nutritional, metabolic incl. diabetes (240-279)", "240-279"),
+    ("DX_MENTAL", "mental disorders incl. dementia and depression (290-319)", "290-319"),
+    ("DX_NERVOUS", "nervous system and sense organs (320-389)", "320-389"),
+    ("DX_CIRCULATORY", "circulatory system incl. heart failure, ischemia, stroke (390-459)", "390-459"),
+    ("DX_RESPIRATORY", "respiratory system incl. COPD (460-519)", "460-519"),
+    ("DX_GENITOURINARY", "genitourinary system incl. chronic kidney disease (580-629)", "580-629"),
+    ("DX_MUSCULOSKELETAL", "musculoskeletal incl. arthritis and osteoporosis (710-739)", "710-739"),
+    ("DX_INJURY", "injury and poisoning (800-999)", "800-999"),
+    ("DX_SUPPLEMENTARY", "V codes: supplementary factors, e.g. dialysis status, aftercare (V01-V91)", "V"),
+]
+
+CHRONIC_FEATURES = [
+    "CC_ALZHDMTA", "CC_CHF", "CC_CHRNKIDN", "CC_CNCR", "CC_COPD", "CC_DEPRESSN",
+    "CC_DIABETES", "CC_ISCHMCHT", "CC_OSTEOPRS", "CC_RA_OA", "CC_STRKETIA",
+]  # fmt: skip
+
+_F = pa.float64()
+_I32 = pa.int32()
+_I16 = pa.int16()
+_I8 = pa.int8()
+
+FEATURE_DOCS: dict[str, tuple[pa.DataType, str]] = {
+    "DESYNPUF_ID": (pa.string(), "beneficiary identifier"),
+    "YEAR": (_I16, "calendar year the features describe (2008-2010)"),
+    "sample": (_I16, "CMS sample number (1-20)"),
+    "AGE": (_I16, "age in whole years on 1 January of YEAR"),
+    "SEX": (_I8, "BENE_SEX_IDENT_CD: 1 male, 2 female"),
+    "RACE": (_I8, "BENE_RACE_CD: 1 white, 2 black, 3 other, 5 hispanic"),
+    "STATE": (_I8, "SP_STATE_CODE, SSA state code 1-54"),
+    "ESRD": (_I8, "end-stage renal disease: 1 if BENE_ESRD_IND = 'Y' else 0"),
+    **{cc: (_I8, f"chronic condition {cc[3:]} (SP_{cc[3:]} = 1) as 0/1") for cc in CHRONIC_FEATURES},
+    "CC_COUNT": (_I8, "number of the 11 chronic conditions present"),
+    "HI_MONTHS": (_I8, "Part A coverage months (BENE_HI_CVRAGE_TOT_MONS)"),
+    "SMI_MONTHS": (_I8, "Part B coverage months (BENE_SMI_CVRAGE_TOT_MONS)"),
+    "HMO_MONTHS": (_I8, "HMO coverage months (BENE_HMO_CVRAGE_TOT_MONS)"),
+    "PLAN_MONTHS": (_I8, "Part D coverage months (PLAN_CVRG_MOS_NUM)"),
+    "DIED_IN_YEAR": (_I8, "1 if BENE_DEATH_DT falls in YEAR"),
+    "IP_PAYMENT": (_F, "sum of inpatient CLM_PMT_AMT for claims with CLM_THRU_DT in YEAR"),
+    "OP_PAYMENT": (_F, "sum of outpatient CLM_PMT_AMT in YEAR"),
+    "CAR_PAYMENT": (_F, "sum of carrier LINE_NCH_PMT_AMT_1..13 in YEAR"),
+    "PDE_COST": (_F, "sum of PDE TOT_RX_CST_AMT with SRVC_DT in YEAR"),
+    "TOTAL_PAYMENT": (_F, "IP_PAYMENT + OP_PAYMENT + CAR_PAYMENT + PDE_COST"),
+    "IP_CLAIMS": (_I32, "distinct inpatient CLM_ID in YEAR"),
+    "OP_CLAIMS": (_I32, "distinct outpatient CLM_ID in YEAR"),
+    "CAR_CLAIMS": (_I32, "distinct carrier CLM_ID in YEAR"),
+    "IP_STAYS": (_I32, "inpatient stays: distinct CLM_ID with an admission date in YEAR"),
+    "IP_DAYS": (_I32, "sum of CLM_UTLZTN_DAY_CNT over inpatient claims in YEAR"),
+    "DISTINCT_DIAGNOSES": (_I32, "distinct ICD-9 diagnosis codes over all claim types in YEAR"),
+    **{g: (_I32, f"diagnosis codes on claims in YEAR in group: {d}") for g, d, _ in DIAGNOSIS_GROUPS},
+    "DISTINCT_PROVIDERS": (_I32, "distinct PRVDR_NUM (IP, OP) and PRF_PHYSN_NPI (carrier) in YEAR"),
+    "PDE_FILLS": (_I32, "number of PDE rows in YEAR"),
+    "PDE_DAYS_SUPPLY": (_I32, "sum of DAYS_SUPLY_NUM in YEAR"),
+    "NEXT_YEAR_COST": (_F, "label: TOTAL_PAYMENT of YEAR+1; null when the beneficiary is absent in YEAR+1"),
+}
+
+FEATURE_SCHEMA = pa.schema([pa.field(n, t) for n, (t, _) in FEATURE_DOCS.items()])
+#: Columns that are not model inputs.
+NON_FEATURES = {"DESYNPUF_ID", "YEAR", "sample", "NEXT_YEAR_COST"}
+#: Categorical inputs (one-hot encoded by the model pipeline).
+CATEGORICAL_FEATURES = ["SEX", "RACE", "STATE"]
+NUMERIC_FEATURES = [n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES]
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        pa.field("DESYNPUF_ID", pa.string()),
+        pa.field("YEAR", _I16),  # the feature year scored; the prediction is for YEAR + 1
+        pa.field("sample", _I16),
+        pa.field("PREDICTED_NEXT_YEAR_COST", _F),
+        pa.field("PREDICTED_PERCENTILE", _F),  # 0-100 within the sample's scored beneficiaries
+        pa.field("HIGH_COST", _I8),  # 1 for the top 10% predicted
+        pa.field("MODEL_VERSION", pa.string()),
+    ]
+)
+
+METRICS_SCHEMA = pa.schema(
+    [
+        pa.field("MODEL_VERSION", pa.string()),
+        pa.field("MODEL_NAME", pa.string()),  # e.g. gbt_log, linear, baseline_mean, baseline_last_year
+        pa.field("SPLIT", pa.string()),  # temporal (2009->2010) or random (seeded beneficiary holdout)
+        pa.field("METRIC", pa.string()),  # r2, rmse, mae, top10_capture
+        pa.field("VALUE", _F),
+        pa.field("SELECTED", pa.bool_()),
+        pa.field("TRAINED_AT", pa.timestamp("s", tz="UTC")),
+    ]
+)
