@@ -39,8 +39,9 @@ def features_dir(sample: int) -> str:
     return f"{FEATURES}/{sample_dir(sample)}"
 
 
-def predictions_file(sample: int) -> str:
-    return f"{PREDICTIONS}/{sample_dir(sample)}/part-0.parquet"
+def predictions_dir(sample: int) -> str:
+    """Spark writes one part file per sample here."""
+    return f"{PREDICTIONS}/{sample_dir(sample)}"
 
 
 def model_dir(version: str) -> str:

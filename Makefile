@@ -1,0 +1,25 @@
+# The two fresh-machine commands are `make demo` and `make test` (README). Both create .venv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+.PHONY: install demo test lint dev
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/cms-assets demo $(ARGS)
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(ARGS)
+
+dev: $(BIN)/.installed
+	mkdir -p .dagster && cp -n dagster.yaml .dagster/ 2>/dev/null || true
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev

@@ -1,0 +1,55 @@
+"""raw_cms_zips: the 8 CMS zips of a sample, streamed from the CMS site into storage."""
+
+import time
+
+import dagster as dg
+
+from cms_assets.defs.partitions import cms_sample
+from cms_assets.defs.resources import CmsSiteResource, StorageResource
+from cms_assets.lib import layout
+from cms_assets.lib.synpuf.names import sample_of_partition
+
+
+@dg.asset(
+    partitions_def=cms_sample,
+    group_name="ingest",
+    kinds={"python", "s3"},
+    code_version="1",
+)
+def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, storage: StorageResource):
+    """The eight CMS zips of one sample, verified (size, ETag, CRCs) and published atomically."""
+    from cms_assets.lib.site.download import download_sample
+
+    sample = sample_of_partition(context.partition_key)
+    started = time.monotonic()
+    site = cms_site.client()
+    try:
+        page = next((p for p in site.samples() if p.sample == sample), None)
+        if page is None:
+            raise dg.Failure(f"sample {sample} is not listed on {cms_site.landing_url}")
+        files = site.files(page)
+        results = download_sample(
+            site, files, storage.get(), sample, storage.scratch("partial"),
+            max_workers=cms_site.max_parallel_downloads, log=context.log.info,
+        )  # fmt: skip
+    finally:
+        site.close()
+    total = sum(r.size for r in results)
+    downloaded = [r for r in results if not r.skipped]
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(results),
+            "downloaded": len(downloaded),
+            "skipped_unchanged": len(results) - len(downloaded),
+            "resumed": sum(r.resumed for r in results),
+            "bytes": dg.MetadataValue.int(total),
+            "mb": round(total / 1e6, 2),
+            "seconds": round(time.monotonic() - started, 2),
+            "sample_page": dg.MetadataValue.url(page.url),
+            "location": storage.get().uri(layout.raw_manifest(sample).rsplit("/", 1)[0]),
+            "sources": dg.MetadataValue.md(
+                "| file | bytes | etag | url |\n|---|---|---|---|\n"
+                + "\n".join(f"| {r.spec.zip_name} | {r.size} | {r.etag} | {r.url} |" for r in results)
+            ),
+        }
+    )

@@ -1,0 +1,156 @@
+"""The one warehouse definition: SQLAlchemy tables derived from the Arrow schemas, compiled per backend.
+
+The Arrow schemas (``TABLES[kind].schema`` and the ML contract in ``cms_assets.lib.ml.schemas``) are the source of
+truth; this module only maps their types to SQL, so the Parquet files, Spark and the warehouse cannot drift apart.
+Redshift needs string lengths and benefits from distribution/sort keys and column encodings; those are attached
+as ``redshift_*`` dialect options that the PostgreSQL compiler (also used for DuckDB) simply ignores.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+
+from cms_assets.lib.ml.schemas import FEATURE_SCHEMA, METRICS_SCHEMA, PREDICTION_SCHEMA
+from cms_assets.lib.synpuf.tables import TABLES, Kind
+
+DEFAULT_SCHEMA = "cms"
+SAMPLE = "sample"
+DIALECTS = ("redshift", "postgresql", "duckdb")
+
+# VARCHAR lengths in bytes (Redshift's unit), from the Codebook's formats with headroom; first match wins.
+_STRING_LENGTHS: list[tuple[str, int]] = [
+    (r"DESYNPUF_ID", 16),  # 16 hex characters
+    (r"(CLM|PDE)_ID", 20),  # 14-15 digit numbers
+    (r".*_NPI(_\d+)?|TAX_NUM_\d+", 16),  # 10-digit NPIs, tax numbers
+    (r".*ICD9.*|HCPCS_CD_\d+", 8),  # ICD-9 codes without the dot (<= 5), HCPCS (5)
+    (r"PRVDR_NUM", 10),  # e.g. 0506GC
+    (r"PROD_SRVC_ID", 16),  # 11-digit NDC
+    (r"CLM_DRG_CD|LINE_PRCSG_IND_CD_\d+", 4),  # "000", "OTH"; "A", "O", "N"
+    (r"BENE_ESRD_IND", 1),  # "0" or "Y"
+    (r"MODEL_VERSION|MODEL_NAME", 64),
+    (r"SPLIT|METRIC", 32),
+]
+_DEFAULT_STRING_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """One warehouse table: its Arrow schema, how it is partitioned for loads and its Redshift layout."""
+
+    name: str
+    arrow_schema: pa.Schema
+    partition_column: str | None  # "sample" for per-sample loads; None for whole-table replaces
+    sortkey: tuple[str, ...]
+
+
+WAREHOUSE_TABLES: dict[str, WarehouseTable] = {
+    **{
+        spec.name: WarehouseTable(
+            spec.name,
+            spec.schema,
+            SAMPLE,
+            (SAMPLE, "YEAR", "DESYNPUF_ID") if kind is Kind.BENEFICIARY else (SAMPLE, "DESYNPUF_ID"),
+        )
+        for kind, spec in TABLES.items()
+    },
+    "beneficiary_features": WarehouseTable("beneficiary_features", FEATURE_SCHEMA, SAMPLE, (SAMPLE, "YEAR")),
+    "cost_predictions": WarehouseTable("cost_predictions", PREDICTION_SCHEMA, SAMPLE, (SAMPLE, "YEAR")),
+    "model_metrics": WarehouseTable("model_metrics", METRICS_SCHEMA, None, ("MODEL_VERSION",)),
+}
+
+
+def warehouse_table(name: str) -> WarehouseTable:
+    """Look a table up by name, with a clear error for unknown names."""
+    try:
+        return WAREHOUSE_TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown warehouse table {name!r}; known: {', '.join(WAREHOUSE_TABLES)}") from None
+
+
+def string_length(column: str) -> int:
+    for pattern, n in _STRING_LENGTHS:
+        if re.fullmatch(pattern, column):
+            return n
+    return _DEFAULT_STRING_LENGTH
+
+
+def sql_type(column: str, arrow_type: pa.DataType) -> sa.types.TypeEngine:
+    """The portable SQL type for an Arrow type (Redshift has no TINYINT, so int8 becomes SMALLINT)."""
+    t = arrow_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return sa.String(string_length(column))
+    if pa.types.is_date(t):
+        return sa.Date()
+    if pa.types.is_decimal(t):
+        return sa.Numeric(t.precision, t.scale)
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return sa.SmallInteger()
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return sa.Integer()
+    if pa.types.is_int64(t) or pa.types.is_uint32(t):
+        return sa.BigInteger()
+    if pa.types.is_floating(t):
+        return sa.Double()
+    if pa.types.is_boolean(t):
+        return sa.Boolean()
+    if pa.types.is_timestamp(t):
+        return sa.DateTime(timezone=t.tz is not None)
+    raise TypeError(f"column {column!r}: no warehouse type for Arrow type {t}")
+
+
+def build_metadata(schema: str = DEFAULT_SCHEMA) -> sa.MetaData:
+    """All warehouse tables in one MetaData, with Redshift distribution, sort keys and encodings."""
+    md = sa.MetaData(schema=schema)
+    for wt in WAREHOUSE_TABLES.values():
+        names = wt.arrow_schema.names
+        columns = [
+            sa.Column(
+                f.name,
+                sql_type(f.name, f.type),
+                nullable=f.nullable and f.name != wt.partition_column,
+                # Redshift advice: leave the leading sort key column raw so zone maps stay effective.
+                redshift_encode="raw" if f.name == wt.sortkey[0] else "zstd",
+            )
+            for f in wt.arrow_schema
+        ]
+        dist = (
+            {"redshift_diststyle": "KEY", "redshift_distkey": "DESYNPUF_ID"}
+            if "DESYNPUF_ID" in names
+            else {"redshift_diststyle": "ALL"}  # small dimension-like table: a copy on every node
+        )
+        table = sa.Table(wt.name, md, *columns, redshift_sortkey=wt.sortkey, **dist)
+        if wt.partition_column:
+            # PostgreSQL only (Redshift has no indexes; DuckDB's zone maps serve): makes per-sample DELETEs cheap.
+            sa.Index(f"ix_{wt.name}_{wt.partition_column}", table.c[wt.partition_column], info={"only": "postgresql"})
+    return md
+
+
+def dialect_for(name: str) -> Dialect:
+    """A SQLAlchemy dialect to compile for; DuckDB speaks PostgreSQL DDL."""
+    if name == "redshift":
+        from sqlalchemy_redshift.dialect import RedshiftDialect_psycopg2
+
+        return RedshiftDialect_psycopg2()
+    if name in ("postgresql", "duckdb"):
+        return postgresql.dialect()
+    raise ValueError(f"unknown dialect {name!r}; expected one of {', '.join(DIALECTS)}")
+
+
+def ddl(dialect: str, schema: str = DEFAULT_SCHEMA) -> list[str]:
+    """Idempotent DDL (CREATE ... IF NOT EXISTS) for the whole warehouse, one statement per string."""
+    d = dialect_for(dialect)
+    md = build_metadata(schema)
+    out = [str(CreateSchema(schema, if_not_exists=True).compile(dialect=d)).strip()]
+    for table in md.tables.values():
+        out.append(str(CreateTable(table, if_not_exists=True).compile(dialect=d)).strip())
+        for index in table.indexes:
+            if index.info.get("only", dialect) == dialect:
+                out.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=d)).strip())
+    return out
