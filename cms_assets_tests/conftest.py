@@ -1,4 +1,4 @@
-"""Shared pytest configuration: each fixtures module belongs to one concern (S3, PostgreSQL, Spark, site, data)."""
+"""Shared pytest configuration: one fixtures module per concern (S3, PostgreSQL, Spark, site, data, browser)."""
 
 pytest_plugins = [
     "cms_assets_tests.fixtures.s3",
@@ -6,4 +6,5 @@ pytest_plugins = [
     "cms_assets_tests.fixtures.spark",
     "cms_assets_tests.fixtures.site",
     "cms_assets_tests.fixtures.data",
+    "cms_assets_tests.fixtures.browser",
 ]

@@ -141,7 +141,7 @@ class LocalStorage(Storage):
         out = [
             ObjectInfo(p.relative_to(self.root).as_posix(), p.stat().st_size)
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".cms-tmp-")
+            if p.is_file() and not p.name.startswith(".cms-tmp-") and p.relative_to(self.root).parts[0] != ".staging"
         ]
         return sorted(out, key=lambda o: o.key)
 
@@ -251,6 +251,9 @@ class S3Storage(Storage):
         out: list[ObjectInfo] = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
+                # S3 prefixes are plain strings: keep "tables/carrier/..." but not "tables/carrier_claims/..."
+                if prefix and not (obj["Key"] == full or obj["Key"].startswith(full.rstrip("/") + "/")):
+                    continue
                 out.append(ObjectInfo(obj["Key"][strip:], int(obj["Size"])))
         return sorted(out, key=lambda o: o.key)
 

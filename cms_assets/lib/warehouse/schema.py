@@ -147,10 +147,15 @@ def ddl(dialect: str, schema: str = DEFAULT_SCHEMA) -> list[str]:
     """Idempotent DDL (CREATE ... IF NOT EXISTS) for the whole warehouse, one statement per string."""
     d = dialect_for(dialect)
     md = build_metadata(schema)
-    out = [str(CreateSchema(schema, if_not_exists=True).compile(dialect=d)).strip()]
+    out = [_tidy(CreateSchema(schema, if_not_exists=True).compile(dialect=d))]
     for table in md.tables.values():
-        out.append(str(CreateTable(table, if_not_exists=True).compile(dialect=d)).strip())
+        out.append(_tidy(CreateTable(table, if_not_exists=True).compile(dialect=d)))
         for index in table.indexes:
             if index.info.get("only", dialect) == dialect:
-                out.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=d)).strip())
+                out.append(_tidy(CreateIndex(index, if_not_exists=True).compile(dialect=d)))
     return out
+
+
+def _tidy(compiled: object) -> str:
+    """SQLAlchemy's DDL without trailing blanks, so statements are stable to compare and pleasant to read."""
+    return "\n".join(line.rstrip() for line in str(compiled).strip().splitlines())

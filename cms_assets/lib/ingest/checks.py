@@ -1,0 +1,187 @@
+"""Data checks on the published Parquet tables, as plain functions (the Dagster layer wraps them as asset checks).
+
+Each check opens ``tables/<table>/sample=NN/part-0.parquet`` through ``storage.arrow_fs()`` as a pyarrow dataset
+and lets DuckDB query it: DuckDB scans Arrow datasets directly, so the same SQL runs on a local directory and on
+S3 without DuckDB's httpfs extension. Failing checks carry up to five examples in their metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow.dataset as ds
+
+from cms_assets.lib import layout
+from cms_assets.lib.storage import Storage
+from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
+from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec, table_for
+
+EXAMPLES = 5
+#: Claim, service and death dates fall in the data's years (with a year of slack either side).
+DATE_RANGE = ("2007-01-01", "2011-12-31")
+#: Birth dates are decades earlier; they only have to be plausible.
+BIRTH_RANGE = ("1900-01-01", "2010-12-31")
+BENEFICIARY = TABLES[Kind.BENEFICIARY]
+
+Meta = dict[str, int | float | str]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    passed: bool
+    description: str
+    metadata: Meta = field(default_factory=dict)
+
+
+Check = Callable[[Storage, TableSpec, int], CheckOutcome]
+
+
+def _spec(table: TableSpec | str) -> TableSpec:
+    return table if isinstance(table, TableSpec) else table_for(table)
+
+
+def table_dataset(storage: Storage, table: TableSpec | str, sample: int) -> ds.Dataset:
+    """The published Parquet file of one (table, sample) as a pyarrow dataset; FileNotFoundError if absent."""
+    fs, root = storage.arrow_fs()
+    key = layout.table_file(_spec(table).name, sample)
+    return ds.dataset(f"{root}/{key}", filesystem=fs, format="parquet")
+
+
+@contextmanager
+def _duckdb(**tables: ds.Dataset) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(":memory:")
+    try:
+        for name, dataset in tables.items():
+            con.register(name, dataset)
+        yield con
+    finally:
+        con.close()
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _examples(rows: list[tuple]) -> str:
+    return "; ".join(", ".join("NULL" if v is None else str(v) for v in r) for r in rows[:EXAMPLES])
+
+
+def rows_positive(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+    """The table has rows for this sample (an empty or missing file means an ingest went wrong)."""
+    spec = _spec(table)
+    try:
+        dataset = table_dataset(storage, spec, sample)
+    except FileNotFoundError:
+        return CheckOutcome(False, f"{spec.name} sample {sample}: no Parquet file", {"rows": 0})
+    rows = dataset.count_rows()
+    return CheckOutcome(rows > 0, f"{spec.name} sample {sample} has {rows} rows", {"rows": rows})
+
+
+def keys_unique(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+    """No two rows share the table's key, and no key column is null."""
+    spec = _spec(table)
+    cols = ", ".join(_quote(c) for c in spec.key)
+    any_null = " OR ".join(f"{_quote(c)} IS NULL" for c in spec.key)
+    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+        dup_sql = f"SELECT {cols}, count(*) AS n FROM t GROUP BY {cols} HAVING count(*) > 1"
+        (duplicates,) = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()
+        examples = con.execute(f"{dup_sql} ORDER BY n DESC, {cols} LIMIT {EXAMPLES}").fetchall()
+        (nulls,) = con.execute(f"SELECT count(*) FROM t WHERE {any_null}").fetchone()
+    meta: Meta = {"key": ", ".join(spec.key), "duplicate_keys": duplicates, "null_keys": nulls}
+    if examples:
+        meta["examples"] = _examples(examples)  # key values, then how many rows share them
+    passed = duplicates == 0 and nulls == 0
+    return CheckOutcome(passed, f"{spec.name} sample {sample}: key ({meta['key']}) unique and not null", meta)
+
+
+def dates_in_range(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+    """Every date is null or within the data's years (birth dates: merely plausible)."""
+    spec = _spec(table)
+    meta: Meta = {}
+    examples: list[tuple] = []
+    ident = _quote(spec.key[0])
+    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+        for column in spec.date_columns:
+            low, high = BIRTH_RANGE if column == "BENE_BIRTH_DT" else DATE_RANGE
+            bad = f"{_quote(column)} NOT BETWEEN DATE '{low}' AND DATE '{high}'"
+            (count,) = con.execute(f"SELECT count(*) FROM t WHERE {bad}").fetchone()
+            if count:
+                meta[f"out_of_range.{column}"] = count
+                rows = con.execute(f"SELECT {ident}, {_quote(column)} FROM t WHERE {bad} LIMIT {EXAMPLES}").fetchall()
+                examples += [(column, *r) for r in rows]
+    if examples:
+        meta["examples"] = _examples(examples)  # column, key, date
+    description = f"{spec.name} sample {sample}: dates within {DATE_RANGE[0]}..{DATE_RANGE[1]} or null"
+    return CheckOutcome(not examples, description, meta)
+
+
+def _flag_rules() -> dict[str, str]:
+    """Rule name -> SQL predicate that is TRUE for a bad row (null counts as bad: CMS always fills these)."""
+
+    def not_in(column: str, values: str) -> str:
+        return f"({_quote(column)} IS NULL OR {_quote(column)} NOT IN ({values}))"
+
+    rules = {c: not_in(c, "1, 2") for c in CHRONIC_CONDITIONS}
+    rules["BENE_SEX_IDENT_CD"] = not_in("BENE_SEX_IDENT_CD", "1, 2")
+    rules["BENE_RACE_CD"] = not_in("BENE_RACE_CD", "1, 2, 3, 5")
+    rules["BENE_ESRD_IND"] = not_in("BENE_ESRD_IND", "'0', 'Y'")
+    for c in ("BENE_HI_CVRAGE_TOT_MONS", "BENE_SMI_CVRAGE_TOT_MONS", "BENE_HMO_CVRAGE_TOT_MONS", "PLAN_CVRG_MOS_NUM"):
+        rules[c] = f"({_quote(c)} IS NULL OR {_quote(c)} NOT BETWEEN 0 AND 12)"
+    rules["SP_STATE_CODE"] = (
+        "(SP_STATE_CODE IS NULL OR SP_STATE_CODE NOT BETWEEN 1 AND 54 OR SP_STATE_CODE IN (40, 48))"
+    )
+    return rules
+
+
+def flags_valid(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+    """Beneficiary codes use the codebook's values: SP_* 1/2 (not 0/1), race without 4, ESRD 0/Y, months 0..12."""
+    spec = _spec(table)
+    if spec.kind is not Kind.BENEFICIARY:
+        raise ValueError(f"flags_valid applies to {BENEFICIARY.name} only, not {spec.name}")
+    rules = _flag_rules()
+    counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in rules.values())
+    meta: Meta = {}
+    examples: list[tuple] = []
+    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+        for name, count in zip(rules, con.execute(f"SELECT {counts} FROM t").fetchone(), strict=True):
+            if count:
+                meta[f"invalid.{name}"] = count
+                if len(examples) < EXAMPLES:
+                    sql = f"SELECT DESYNPUF_ID, YEAR, {_quote(name)} FROM t WHERE {rules[name]} LIMIT {EXAMPLES}"
+                    examples += [(name, *r) for r in con.execute(sql).fetchall()]
+    if examples:
+        meta["examples"] = _examples(examples)  # column, DESYNPUF_ID, YEAR, value
+    return CheckOutcome(not examples, f"{spec.name} sample {sample}: codes within the codebook's values", meta)
+
+
+def references_beneficiaries(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+    """Every claim or drug event belongs to a beneficiary of the same sample (samples are disjoint)."""
+    spec = _spec(table)
+    if spec.kind is Kind.BENEFICIARY:
+        raise ValueError(f"references_beneficiaries applies to claim tables, not {spec.name}")
+    beneficiaries = table_dataset(storage, BENEFICIARY, sample)
+    orphans = "SELECT t.DESYNPUF_ID FROM t ANTI JOIN b ON t.DESYNPUF_ID = b.DESYNPUF_ID"  # null ids are orphans too
+    with _duckdb(t=table_dataset(storage, spec, sample), b=beneficiaries) as con:
+        (rows, ids) = con.execute(f"SELECT count(*), count(DISTINCT DESYNPUF_ID) FROM ({orphans})").fetchone()
+        examples = con.execute(f"SELECT DISTINCT * FROM ({orphans}) ORDER BY 1 LIMIT {EXAMPLES}").fetchall()
+    meta: Meta = {"orphan_rows": rows, "orphan_beneficiaries": ids}
+    if examples:
+        meta["examples"] = _examples(examples)
+    description = f"{spec.name} sample {sample}: every DESYNPUF_ID is in {BENEFICIARY.name} sample {sample}"
+    return CheckOutcome(rows == 0, description, meta)
+
+
+def checks_for(table: TableSpec | str) -> list[tuple[str, Check]]:
+    """The checks that apply to a table, with stable names for the Dagster asset checks."""
+    spec = _spec(table)
+    common: list[tuple[str, Check]] = [
+        ("rows_positive", rows_positive),
+        ("keys_unique", keys_unique),
+        ("dates_in_range", dates_in_range),
+    ]
+    if spec.kind is Kind.BENEFICIARY:
+        return [*common, ("flags_valid", flags_valid)]
+    return [*common, ("references_beneficiaries", references_beneficiaries)]

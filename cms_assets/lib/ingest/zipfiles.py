@@ -1,0 +1,223 @@
+"""Zip safety for CMS downloads: one CSV member with an expected name, no path tricks, no bombs, no lies.
+
+``zipfile`` checks the CRC but trusts the declared size: it silently cuts an entry that inflates beyond its
+header, and a crafted entry can inflate without bound. So the member is inflated here directly from its local
+header (stored or deflate, which is all CMS uses), counting every byte out against the declared size and the
+CRC, with bounded memory whatever the zip claims.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from cms_assets.lib.synpuf.names import FileSpec
+
+CHUNK = 1 << 20
+#: Compressed bytes per read: few enough requests when the zip is a ranged S3 stream, still bounded memory.
+READ_CHUNK = 4 << 20
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
+_LOCAL_SIG = b"PK\x03\x04"
+#: Errors the zip machinery raises on damaged input; all become CorruptZipError.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, struct.error, OSError)
+
+
+class CorruptZipError(ValueError):
+    """A zip that is damaged, unsafe or not the expected CMS file; the message names the zip and the problem."""
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    name: str
+    file_size: int
+    compress_size: int
+    crc: int
+
+
+def _label(source: str | Path | IO[bytes]) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return str(getattr(source, "name", None) or "<stream>")
+
+
+def accepted_member_names(spec: FileSpec) -> set[str]:
+    """``<base>.csv`` or the ``<base> - Copy.csv`` some CMS zips hold."""
+    return {spec.csv_name, f"{spec.base} - Copy.csv"}
+
+
+def _check_member(label: str, zf: zipfile.ZipFile, spec: FileSpec | None, max_ratio: float) -> zipfile.ZipInfo:
+    infos = zf.infolist()
+    if len(infos) != 1:
+        names = ", ".join(i.filename for i in infos[:5]) or "none"
+        raise CorruptZipError(f"{label}: expected exactly one member, found {len(infos)} ({names})")
+    info = infos[0]
+    name = info.orig_filename
+    if name.startswith("/") or "\\" in name or "/" in name or name[1:2] == ":" or name in ("", ".", ".."):
+        raise CorruptZipError(f"{label}: unsafe member name {name!r} (absolute, parent or nested path)")
+    if not name.lower().endswith(".csv"):
+        raise CorruptZipError(f"{label}: member {name!r} is not a CSV")
+    if spec is not None and name not in accepted_member_names(spec):
+        raise CorruptZipError(f"{label}: member {name!r} is not {spec.csv_name!r} (or its ' - Copy.csv' twin)")
+    if info.flag_bits & 0x1:
+        raise CorruptZipError(f"{label}: member {name!r} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise CorruptZipError(f"{label}: member {name!r} uses unsupported compression {info.compress_type}")
+    if info.file_size > max(info.compress_size, 1) * max_ratio:
+        raise CorruptZipError(
+            f"{label}: member {name!r} declares {info.file_size} bytes from {info.compress_size} compressed "
+            f"(ratio above {max_ratio:g}): refusing a possible zip bomb"
+        )
+    return info
+
+
+class _MemberReader(io.RawIOBase):
+    """Inflate one member, failing loudly on overflow, truncation or CRC mismatch (memory bounded by reads)."""
+
+    def __init__(self, label: str, fileobj: IO[bytes], info: zipfile.ZipInfo, owns: IO[bytes] | None) -> None:
+        super().__init__()
+        self._label = f"{label}!{info.orig_filename}"
+        self._f = fileobj
+        self._owns = owns
+        self._info = info
+        self._left = info.compress_size
+        self._inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        self._pending = b""  # compressed input not consumed yet
+        self._crc = 0
+        self._seen = 0
+        self._done = False
+        self._seek_data()
+
+    def _seek_data(self) -> None:
+        try:
+            self._f.seek(self._info.header_offset)
+            head = _LOCAL_HEADER.unpack(self._f.read(_LOCAL_HEADER.size))
+        except _ZIP_ERRORS as e:
+            raise CorruptZipError(f"{self._label}: unreadable local header: {e}") from e
+        if head[0] != _LOCAL_SIG:
+            raise CorruptZipError(f"{self._label}: bad local header signature")
+        raw_name = self._f.read(head[10])
+        local_name = raw_name.decode("utf-8" if head[3] & 0x800 else "cp437", errors="replace")
+        if local_name != self._info.orig_filename:
+            raise CorruptZipError(f"{self._label}: local header names {local_name!r}, the directory another")
+        self._f.seek(head[11], io.SEEK_CUR)
+
+    @property
+    def name(self) -> str:
+        return self._label
+
+    def readable(self) -> bool:
+        return True
+
+    def _read_compressed(self) -> bytes:
+        data = self._f.read(min(READ_CHUNK, self._left)) if self._left > 0 else b""
+        if self._left > 0 and not data:
+            raise CorruptZipError(f"{self._label}: truncated: the file ends {self._left} compressed bytes early")
+        self._left -= len(data)
+        return data
+
+    def _inflate(self, want: int) -> bytes:
+        """Up to ``want`` bytes of member data; b'' only at the end of the compressed data."""
+        if self._inflater is None:
+            return self._stored(want)
+        while True:
+            if not self._pending:
+                if self._inflater.eof:
+                    return b""
+                self._pending = self._read_compressed()
+                if not self._pending:
+                    raise CorruptZipError(f"{self._label}: truncated: the deflate stream does not end")
+            try:
+                out = self._inflater.decompress(self._pending, want)
+            except zlib.error as e:
+                raise CorruptZipError(f"{self._label}: damaged data after {self._seen} bytes: {e}") from e
+            self._pending = b"" if self._inflater.eof else self._inflater.unconsumed_tail
+            if out:
+                return out
+
+    def _stored(self, want: int) -> bytes:
+        data = self._f.read(min(want, self._left))
+        if self._left > 0 and not data:
+            raise CorruptZipError(f"{self._label}: truncated: the file ends {self._left} bytes early")
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = len(buffer)
+        if self._done or want == 0:
+            return 0
+        try:
+            out = self._inflate(want)
+        except _ZIP_ERRORS as e:
+            raise CorruptZipError(f"{self._label}: damaged data after {self._seen} bytes: {e}") from e
+        n = len(out)
+        self._seen += n
+        if self._seen > self._info.file_size:
+            raise CorruptZipError(
+                f"{self._label}: holds more than the declared {self._info.file_size} bytes (read {self._seen})"
+            )
+        self._crc = zlib.crc32(out, self._crc)
+        if n == 0:
+            self._finish()
+            return 0
+        buffer[:n] = out
+        return n
+
+    def _finish(self) -> None:
+        self._done = True
+        if self._seen != self._info.file_size:
+            raise CorruptZipError(
+                f"{self._label}: truncated: read {self._seen} of {self._info.file_size} declared bytes"
+            )
+        if self._crc != self._info.CRC:
+            raise CorruptZipError(f"{self._label}: CRC mismatch ({self._crc:08x} != {self._info.CRC:08x})")
+
+    def close(self) -> None:
+        if not self.closed and self._owns is not None:
+            self._owns.close()
+        super().close()
+
+
+def _open_zip(label: str, source: str | Path | IO[bytes]) -> tuple[zipfile.ZipFile, IO[bytes], IO[bytes] | None]:
+    owns = open(source, "rb") if isinstance(source, (str, Path)) else None
+    fileobj: IO[bytes] = owns if owns is not None else source  # type: ignore[assignment]
+    try:
+        return zipfile.ZipFile(fileobj), fileobj, owns
+    except _ZIP_ERRORS as e:
+        if owns is not None:
+            owns.close()
+        raise CorruptZipError(f"{label}: not a readable zip: {e}") from e
+
+
+def open_member(
+    source: str | Path | IO[bytes], spec: FileSpec | None = None, max_ratio: float = 200.0
+) -> tuple[ZipMember, IO[bytes]]:
+    """Open the single CSV member for streaming; reading it raises CorruptZipError on any inconsistency.
+
+    ``source`` is a path or a seekable binary file (e.g. ``Storage.open_read``). Closing the returned stream
+    closes the file when a path was given.
+    """
+    label = _label(source)
+    zf, fileobj, owns = _open_zip(label, source)
+    try:
+        info = _check_member(label, zf, spec, max_ratio)
+        raw = _MemberReader(label, fileobj, info, owns)
+    except BaseException:
+        if owns is not None:
+            owns.close()
+        raise
+    member = ZipMember(info.orig_filename, info.file_size, info.compress_size, info.CRC)
+    return member, io.BufferedReader(raw, buffer_size=CHUNK)  # type: ignore[return-value]
+
+
+def verify_zip(path: str | Path | IO[bytes], spec: FileSpec | None = None, max_ratio: float = 200.0) -> ZipMember:
+    """Check a downloaded zip end to end (names, sizes, CRC) by reading its member in chunks; return its facts."""
+    member, stream = open_member(path, spec, max_ratio)
+    with stream:
+        while stream.read(CHUNK):
+            pass
+    return member

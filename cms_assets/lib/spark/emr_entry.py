@@ -1,0 +1,120 @@
+"""The script EMR runs (``spark-submit emr_entry.py --action features ...``): the same library functions as the
+Dagster assets, with results reported through Dagster Pipes when Dagster launched the job.
+
+Outside Dagster (no Pipes bootstrap variables) it runs the same way and prints its summary as JSON, so it can be
+run by hand or in tests with a local session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+from cms_assets.lib import layout
+from cms_assets.lib.spark.emr import ACTIONS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="emr_entry", description=__doc__)
+    parser.add_argument("--action", choices=ACTIONS, required=True)
+    parser.add_argument("--tables-root", required=True, help="root holding <table>/sample=NN/ Parquet directories")
+    parser.add_argument("--out-root", required=True, help="storage root for features/, models/ and predictions/")
+    parser.add_argument("--samples", type=int, nargs="+", required=True)
+    parser.add_argument("--model-version", help="model to write (train, default: a UTC timestamp) or to score with")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if args.action == "predict" and not args.model_version:
+        parser.error("--action predict needs --model-version")
+    return args
+
+
+def _features(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from cms_assets.lib.spark.features import build_features, read_tables, write_features
+
+    rows = {}
+    for sample in args.samples:
+        out = f"{args.out_root}/{layout.features_dir(sample)}"
+        rows[sample] = write_features(build_features(read_tables(spark, args.tables_root, sample)), out)
+    return {"rows": rows, "total_rows": sum(rows.values())}
+
+
+def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from cms_assets.lib.spark.model import save_model, train_cost_model
+
+    features = spark.read.parquet(*[f"{args.out_root}/{layout.features_dir(s)}" for s in args.samples])
+    result = train_cost_model(features, seed=args.seed)
+    version = args.model_version or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{result.selected}"
+    save_model(result, f"{args.out_root}/{layout.model_dir(version)}", version)
+    temporal = {m["MODEL_NAME"]: m["VALUE"] for m in result.metrics if m["SPLIT"] == "temporal" and m["METRIC"] == "r2"}
+    return {
+        "model_version": version,
+        "selected_model": result.selected,
+        "train_rows": result.train_rows,
+        "validation_rows": result.valid_rows,
+        "temporal_r2": temporal,
+        "top_features": [n for n, _ in result.importances[:10]],
+    }
+
+
+def _predict(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from cms_assets.lib.spark.model import load_model, predict
+
+    model = load_model(f"{args.out_root}/{layout.model_dir(args.model_version)}")
+    rows = {}
+    for sample in args.samples:
+        out = f"{args.out_root}/{layout.predictions_dir(sample)}"
+        features = spark.read.parquet(f"{args.out_root}/{layout.features_dir(sample)}")
+        predict(model, features, args.model_version).coalesce(1).write.mode("overwrite").parquet(out)
+        rows[sample] = spark.read.parquet(out).count()
+    return {"model_version": args.model_version, "rows": rows, "total_rows": sum(rows.values())}
+
+
+RUNNERS = {"features": _features, "train": _train, "predict": _predict}
+
+
+def _pipes() -> Any:
+    """The Pipes context when Dagster launched us, else a no-op context (no mock, no warning)."""
+    from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+
+    return open_dagster_pipes() if PipesEnvVarParamsLoader().is_dagster_pipes_process() else nullcontext(None)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run one action and report: Pipes materialization metadata, or JSON on stdout."""
+    from cms_assets.lib.spark.session import get_spark
+
+    args = parse_args(argv)
+    with _pipes() as pipes:
+        started = time.monotonic()
+        if pipes is not None:
+            pipes.log.info(f"cms_assets {args.action} for samples {args.samples}")
+        summary = RUNNERS[args.action](get_spark(app_name=f"cms_assets-{args.action}"), args)
+        summary = {"action": args.action, "samples": args.samples, **summary}
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        if pipes is not None:
+            pipes.report_asset_materialization(metadata=_metadata(summary))
+        else:
+            print(json.dumps(summary, default=str))
+    return summary
+
+
+def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
+    """Pipes metadata: scalars as they are, anything nested as JSON."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, bool | int | float | str):
+            out[key] = value
+        else:
+            out[key] = {"raw_value": json.loads(json.dumps(value, default=str)), "type": "json"}
+    if "total_rows" in summary:
+        out["dagster/row_count"] = summary["total_rows"]
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,195 @@
+"""Small, seeded DE-SynPUF-shaped tables for the warehouse and report tests (encodings as in the Codebook)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cms_assets.lib import layout
+from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, FEATURE_SCHEMA, METRICS_SCHEMA, PREDICTION_SCHEMA
+from cms_assets.lib.storage import Storage
+from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
+from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.lib.warehouse.schema import string_length
+
+STATES = [s for s in range(1, 55) if s not in (40, 48)]
+YEARS = (2008, 2009, 2010)
+_EPOCH_2008 = (dt.date(2008, 1, 1) - dt.date(1970, 1, 1)).days
+
+
+def _money(values: np.ndarray) -> pa.Array:
+    return pa.array((values // 10 * 10).astype(np.int32)).cast(pa.decimal128(12, 2))  # int32 fits (12, 2)
+
+
+def random_table(schema: pa.Schema, n: int, rng: np.random.Generator, fixed: dict[str, pa.Array]) -> pa.Table:
+    """Random values of the right type for every column not in ``fixed`` (about 10% nulls where nullable)."""
+    cols = []
+    for f in schema:
+        if f.name in fixed:
+            cols.append(pa.array(fixed[f.name], f.type))
+            continue
+        t = f.type
+        if pa.types.is_string(t):  # vectorized: digit strings of a plausible width for the column
+            width = min(string_length(f.name), 15 if f.name.endswith("_ID") else 5)
+            arr = pa.array(rng.integers(10 ** (width - 1), 10**width, n)).cast(pa.string())
+        elif pa.types.is_date(t):
+            arr = pa.array((_EPOCH_2008 + rng.integers(0, 1096, n)).astype(np.int32)).cast(pa.date32())
+        elif pa.types.is_decimal(t):
+            arr = _money(rng.integers(-10, 5000, n))
+        elif pa.types.is_floating(t):
+            arr = pa.array(rng.gamma(0.5, 4000.0, n).round(2))
+        elif pa.types.is_boolean(t):
+            arr = pa.array(rng.integers(0, 2, n).astype(bool))
+        elif pa.types.is_timestamp(t):
+            arr = pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * n, t)
+        else:
+            arr = pa.array(rng.integers(0, 3 if t.bit_width == 8 else 100, n))
+        if f.nullable and n:
+            arr = pc.if_else(pa.array(rng.random(n) < 0.1), pa.nulls(n, arr.type), arr)
+        cols.append(arr.cast(t))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def beneficiaries(sample: int, n: int, seed: int = 0) -> pa.Table:
+    """``n`` beneficiaries of one sample over 2008-2010 (a few disappear each year), skewed annual amounts."""
+    rng = np.random.default_rng(seed * 1000 + sample)
+    ids = [f"{sample:02X}{i:014X}" for i in rng.choice(10**9, n, replace=False)]
+    births = [
+        dt.date(int(y), int(m), 1) for y, m in zip(rng.integers(1915, 1975, n), rng.integers(1, 13, n), strict=True)
+    ]
+    sex = rng.choice([1, 2], n, p=[0.444, 0.556])
+    race = rng.choice([1, 2, 3, 5], n, p=[0.828, 0.1065, 0.0421, 0.0234])
+    state = rng.choice(STATES, n)
+    parts = []
+    alive = np.ones(n, bool)
+    for year in YEARS:
+        alive &= rng.random(n) > 0.02
+        idx = np.flatnonzero(alive)
+        m = len(idx)
+        fixed: dict[str, pa.Array] = {
+            "DESYNPUF_ID": pa.array([ids[i] for i in idx]),
+            "BENE_BIRTH_DT": pa.array([births[i] for i in idx]),
+            "BENE_DEATH_DT": pa.nulls(m, pa.date32()),
+            "BENE_SEX_IDENT_CD": pa.array(sex[idx]),
+            "BENE_RACE_CD": pa.array(race[idx]),
+            "BENE_ESRD_IND": pa.array(rng.choice(["0", "Y"], m, p=[0.93, 0.07])),
+            "SP_STATE_CODE": pa.array(state[idx]),
+            "MEDREIMB_IP": _money(np.where(rng.random(m) < 0.15, rng.gamma(1.0, 9000.0, m), 0)),
+            "MEDREIMB_OP": _money(rng.gamma(0.4, 1500.0, m)),
+            "MEDREIMB_CAR": _money(rng.gamma(0.6, 2000.0, m)),
+            "YEAR": pa.array([year] * m),
+            "sample": pa.array([sample] * m),
+        }
+        for cc in CHRONIC_CONDITIONS:
+            fixed[cc] = pa.array(rng.choice([1, 2], m, p=[0.3, 0.7]))
+        parts.append(random_table(TABLES[Kind.BENEFICIARY].schema, m, rng, fixed))
+    return pa.concat_tables(parts)
+
+
+def claims(kind: Kind, bene: pa.Table, n: int, seed: int = 0) -> pa.Table:
+    """``n`` claim rows of one kind for beneficiaries of ``bene`` (same sample)."""
+    sample = bene.column("sample")[0].as_py()
+    rng = np.random.default_rng(seed * 1000 + sample + 17 * len(kind))
+    ids = pc.unique(bene.column("DESYNPUF_ID")).to_pylist()
+    key = "PDE_ID" if kind is Kind.PDE else "CLM_ID"
+    fixed = {
+        "DESYNPUF_ID": pa.array(rng.choice(ids, n)),
+        key: pa.array([f"{sample:02d}{i:013d}" for i in range(n)]),
+        "sample": pa.array([sample] * n),
+    }
+    if "SEGMENT" in TABLES[kind].csv_types:
+        fixed["SEGMENT"] = pa.array([1] * n)
+    return random_table(TABLES[kind].schema, n, rng, fixed)
+
+
+def features(bene: pa.Table, seed: int = 0) -> pa.Table:
+    """Feature rows for 2008 and 2009 with NEXT_YEAR_COST = next year's Medicare reimbursement (null if absent)."""
+    rows = bene.to_pylist()
+    total = {
+        (r["DESYNPUF_ID"], r["YEAR"]): float(r["MEDREIMB_IP"] + r["MEDREIMB_OP"] + r["MEDREIMB_CAR"]) for r in rows
+    }
+    picked = [r for r in rows if r["YEAR"] < 2010]
+    rng = np.random.default_rng(seed + 7)
+    fixed = {
+        "DESYNPUF_ID": pa.array([r["DESYNPUF_ID"] for r in picked]),
+        "YEAR": pa.array([r["YEAR"] for r in picked]),
+        "sample": pa.array([r["sample"] for r in picked]),
+        "AGE": pa.array([r["YEAR"] - r["BENE_BIRTH_DT"].year - (r["BENE_BIRTH_DT"].month > 1) for r in picked]),
+        "SEX": pa.array([r["BENE_SEX_IDENT_CD"] for r in picked]),
+        "RACE": pa.array([r["BENE_RACE_CD"] for r in picked]),
+        "STATE": pa.array([r["SP_STATE_CODE"] for r in picked]),
+        "TOTAL_PAYMENT": pa.array([total[(r["DESYNPUF_ID"], r["YEAR"])] for r in picked]),
+        "NEXT_YEAR_COST": pa.array([total.get((r["DESYNPUF_ID"], r["YEAR"] + 1)) for r in picked], pa.float64()),
+        **{cc: pa.array([int(r["SP_" + cc[3:]] == 1) for r in picked]) for cc in CHRONIC_FEATURES},
+    }
+    return random_table(FEATURE_SCHEMA, len(picked), rng, fixed)
+
+
+def predictions(feats: pa.Table, version: str, seed: int = 0) -> pa.Table:
+    """Noisy predictions of NEXT_YEAR_COST; HIGH_COST marks the top 10% within the sample."""
+    rng = np.random.default_rng(seed + 11)
+    actual = np.nan_to_num(feats.column("NEXT_YEAR_COST").to_numpy(zero_copy_only=False).astype(float))
+    pred = actual * rng.uniform(0.5, 1.5, len(actual)) + rng.gamma(1.0, 500.0, len(actual))
+    pct = 100.0 * (np.argsort(np.argsort(pred)) + 1) / max(1, len(pred))
+    return pa.Table.from_arrays(
+        [
+            feats.column("DESYNPUF_ID"),
+            feats.column("YEAR"),
+            feats.column("sample"),
+            pa.array(pred),
+            pa.array(pct),
+            pa.array((pct > 90).astype(np.int8)),
+            pa.array([version] * len(pred)),
+        ],
+        schema=PREDICTION_SCHEMA,
+    )
+
+
+def metrics(version: str, trained_at: dt.datetime) -> pa.Table:
+    rows = [
+        {
+            "MODEL_VERSION": version,
+            "MODEL_NAME": model,
+            "SPLIT": split,
+            "METRIC": metric,
+            "VALUE": value,
+            "SELECTED": model == "gbt_log",
+            "TRAINED_AT": trained_at,
+        }
+        for model, base in (("gbt_log", 0.3), ("linear", 0.2), ("baseline_mean", 0.0))
+        for split in ("temporal", "random")
+        for metric, value in (("r2", base), ("top10_capture", 0.1 + base), ("mae", 3000.0 - 1000 * base))
+    ]
+    return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
+
+
+def write_parquet(storage: Storage, key: str, table: pa.Table) -> None:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    storage.write_bytes(key, buf.getvalue())
+
+
+def write_sample(storage: Storage, sample: int, n: int = 60, seed: int = 0, version: str | None = "v1") -> dict:
+    """Write every table of one sample (and its features/predictions when ``version``) at the layout keys."""
+    bene = beneficiaries(sample, n, seed)
+    out = {"beneficiary_summary": bene}
+    write_parquet(storage, layout.table_file("beneficiary_summary", sample), bene)
+    for kind in (Kind.INPATIENT, Kind.OUTPATIENT, Kind.CARRIER, Kind.PDE):
+        t = claims(kind, bene, n // 2, seed)
+        out[TABLES[kind].name] = t
+        write_parquet(storage, layout.table_file(TABLES[kind].name, sample), t)
+    if version:
+        feats = features(bene, seed)
+        half = feats.num_rows // 2  # a Spark-style folder: two part files and a _SUCCESS marker
+        write_parquet(storage, f"{layout.features_dir(sample)}/part-00000.parquet", feats.slice(0, half))
+        write_parquet(storage, f"{layout.features_dir(sample)}/part-00001.parquet", feats.slice(half))
+        storage.write_bytes(f"{layout.features_dir(sample)}/_SUCCESS", b"")
+        preds = predictions(feats, version, seed)
+        write_parquet(storage, f"{layout.predictions_dir(sample)}/part-00000.parquet", preds)
+        out.update(beneficiary_features=feats, cost_predictions=preds)
+    return out
