@@ -2,36 +2,40 @@
 
 import dagster as dg
 
-from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.warehouse.keys import WAREHOUSE_GLOBAL_KEYS, WAREHOUSE_SAMPLE_KEYS
 
 _TABLES = dg.AssetSelection.groups("tables")
+# Run-queue tags: dagster.yaml limits concurrent Spark runs (memory) and download runs (politeness to cms.gov).
+_SPARK = {"cms/stage": "spark"}
+_DOWNLOAD = {"cms/stage": "download"}
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
+    tags=_DOWNLOAD,
     selection=dg.AssetSelection.assets("raw_cms_zips") | _TABLES,
-    partitions_def=cms_sample,
     description="Download a sample's 8 zips and convert them into the five typed tables.",
 )
 features_job = dg.define_asset_job(
     "features_job",
+    tags=_SPARK,
     selection=dg.AssetSelection.assets("beneficiary_features"),
-    partitions_def=cms_sample,
     description="Build the beneficiary-year feature table of a sample with Spark.",
 )
 model_job = dg.define_asset_job(
-    "model_job", selection=dg.AssetSelection.assets("cost_model"), description="Train and select the cost model."
+    "model_job",
+    tags=_SPARK,
+    selection=dg.AssetSelection.assets("cost_model"),
+    description="Train and select the cost model.",
 )
 scoring_job = dg.define_asset_job(
     "scoring_job",
+    tags=_SPARK,
     selection=dg.AssetSelection.assets("cost_predictions"),
-    partitions_def=cms_sample,
     description="Score a sample's beneficiaries with the selected model.",
 )
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
     selection=dg.AssetSelection.assets(*WAREHOUSE_SAMPLE_KEYS),
-    partitions_def=cms_sample,
     description="Load a sample's tables, features and predictions into the warehouse (one transaction each).",
 )
 reporting_job = dg.define_asset_job(
@@ -42,8 +46,8 @@ reporting_job = dg.define_asset_job(
 #: What the sensor and the weekly schedule run for a new or changed sample.
 sample_refresh_job = dg.define_asset_job(
     "sample_refresh_job",
+    tags=_DOWNLOAD,
     selection=dg.AssetSelection.assets("raw_cms_zips") | _TABLES | dg.AssetSelection.assets("beneficiary_features"),
-    partitions_def=cms_sample,
     description="Ingest a new or changed sample end to end up to its features.",
 )
 

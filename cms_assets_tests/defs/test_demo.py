@@ -38,10 +38,11 @@ def test_demo_materializes_everything(demo_run: tuple[Path, Path], capsys: pytes
     assert [o for o in store.list(layout.REPORTS) if o.key.endswith(".html")]
     assert (data / "warehouse.duckdb").exists()
     # the runs live in the persistent DAGSTER_HOME that `make dev` shows
-    instance = dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home)))
-    jobs = {r.job_name for r in instance.get_runs()}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+    jobs = {r.job_name for r in runs}
     assert {"sample_refresh_job", "model_job", "scoring_job", "warehouse_job", "reporting_job"} <= jobs
-    assert all(r.is_success for r in instance.get_runs())
+    assert runs and all(r.is_success for r in runs)
 
 
 def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: str) -> None:

@@ -58,11 +58,10 @@ def test_sensor_new_sample_changed_file_and_quiet(site_dir: Path, tmp_path_facto
 
 
 def test_weekly_schedule_requests_every_known_sample() -> None:
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("cms_sample", ["sample_01", "sample_03"])
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 6, tzinfo=UTC)
-    )
-    requests = weekly_cms_refresh(context)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("cms_sample", ["sample_01", "sample_03"])
+        when = datetime(2026, 11, 23, 6, tzinfo=UTC)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as context:
+            requests = weekly_cms_refresh(context)
     assert [r.partition_key for r in requests] == ["sample_01", "sample_03"]
     assert len({r.run_key for r in requests}) == 2
