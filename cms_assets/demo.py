@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 
+# Step-level INFO on the console (downloads, rows, the selected model); the DEBUG event stream stays in the UI.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def _say(msg: str) -> None:
     print(f"[cms-assets {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -93,7 +97,9 @@ def run_demo(samples: list[int], scale: float, seed: int, data: Path, home: Path
             raise SystemExit(f"the sensor did not discover {missing} on {mirror.landing_url}")
 
         def run(job: str, partition: str | None = None) -> None:
-            result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition)
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, partition_key=partition, run_config=_QUIET
+            )
             if not result.success:
                 raise SystemExit(f"{job} {partition or ''} failed: see `make dev` -> Runs ({result.run_id})")
 

@@ -11,8 +11,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from cms_assets_tests.fixtures.procs import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -156,12 +156,6 @@ def test_hadolint_is_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _venv_command(cmd: list[str], port: int) -> list[str]:
     """The image's command on this machine: the venv's entry point, 127.0.0.1 and a free port instead of 4000."""
     out = [str(BIN / cmd[0]), *cmd[1:]]
@@ -175,7 +169,7 @@ def test_default_cmd_serves_the_definitions_and_passes_the_healthcheck(stages: l
     health = re.sub(r"^(--\S+\s+)*CMD\s+", "", final.args("HEALTHCHECK")[-1])
     health_cmd = exec_form(health)
     assert cmd[:3] == ["dagster", "code-server", "start"]
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "CMS_ASSETS_DATA": str(tmp_path / "data")}
     env.pop("CMS_ASSETS_DEPLOYMENT", None)  # production would need S3 and Redshift; loading is what is tested
     log = tmp_path / "code-server.log"
@@ -198,9 +192,4 @@ def test_default_cmd_serves_the_definitions_and_passes_the_healthcheck(stages: l
         assert "ListRepositoriesResponse" in listing, listing[-3000:]  # an error here carries the import traceback
         assert '"attribute": "defs"' in listing and '"module": "cms_assets.definitions"' in listing
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from cms_assets_tests.fixtures.browser import Browser
+from cms_assets_tests.fixtures.procs import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -41,12 +40,6 @@ class Webserver:
     url: str
     location: str
     asset_keys: frozenset[str]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _graphql(url: str, query: str) -> dict:
@@ -102,7 +95,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
         "CMS_ASSETS_DATA": str(tmp / "data"),
         "CMS_ASSETS_DEPLOYMENT": "local",
     }
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp / "webserver.log"
     cmd = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")]
@@ -114,12 +107,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
         assert _graphql(url, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield Webserver(url, location, keys)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def assert_real_screenshot(png: Path) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,25 +18,14 @@ from pathlib import Path
 import pytest
 
 from cms_assets.lib.spark.features import build_features, read_tables
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+from cms_assets_tests.fixtures.procs import free_port, listening, stop_group
 
 
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import pyspark
 
-    port = _free_port()
+    port = free_port()
     spark_home = Path(pyspark.__file__).parent
     log = tmp_path_factory.mktemp("connect") / "server.log"
     command = [
@@ -56,18 +43,13 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not _listening(port):
+        while not listening(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Spark Connect server did not start on port {port}:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
         yield f"sc://127.0.0.1:{port}"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
 
 
 CLIENT = textwrap.dedent(
