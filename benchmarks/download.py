@@ -72,9 +72,7 @@ def main() -> None:
 
             mirror.faults = FaultPlan(drops=args.drops, drop_after=max(1, args.mb // 4) << 20)
             started = time.perf_counter()
-            faulty = download_file(
-                site, remote, LocalStorage(tmp / "faulty"), "x.zip", tmp / "partial-b", backoff=0.05
-            )
+            faulty = download_file(site, remote, LocalStorage(tmp / "faulty"), "x.zip", tmp / "partial-b", backoff=0.05)
             resumed = time.perf_counter() - started
         rss1 = _peak_mb()
         print(f"file: {size_mb:.0f} MB served by the local CMS mirror on 127.0.0.1")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
 # Step-level INFO on the console (downloads, rows, the selected model); the DEBUG event stream stays in the UI.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 

@@ -5,17 +5,19 @@ DuckDB), ``test`` (the same, pointed at servers the tests start) and ``productio
 Redshift, every secret through ``dg.EnvVar``).
 """
 
+import copy
 import os
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from cms_assets.lib import layout
 from cms_assets.lib.publish import fetch_prefix, publish_directory
 from cms_assets.lib.storage import LocalStorage, S3Storage, Storage
 
@@ -67,18 +69,117 @@ class CmsSiteResource(dg.ConfigurableResource):
         return CmsSite(self.landing_url, timeout=self.timeout_seconds, retries=self.retries)
 
 
+SparkMode = Literal["local", "connect", "emr-serverless"]
+
+
 class SparkResource(dg.ConfigurableResource):
-    """Spark in local mode (default) or on a cluster through a Spark Connect URL (``sc://host:15002``)."""
+    """Where the Spark assets run: in-process Spark in local mode (default), in-process against a cluster through a
+    Spark Connect URL (``remote``, ``sc://host:15002``), or EMR Serverless through Dagster Pipes (``emr_*``).
+
+    With EMR Serverless the same library functions run on the cluster through ``emr_entry.py``; Dagster only
+    starts the job, waits, and records what it reports. Nothing talks to AWS until :meth:`run_pipes`.
+    """
 
     remote: str | None = None
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
+    #: EMR Serverless application; setting it selects EMR Serverless (it wins over ``remote``).
+    emr_application_id: str | None = None
+    #: Job runtime role (``arn:aws:iam::...``): reads the tables and writes features and models.
+    emr_job_role_arn: str | None = None
+    #: ``s3://.../emr_entry.py``, a copy of :mod:`cms_assets.lib.spark.emr_entry`.
+    emr_entry_point_s3: str | None = None
+    #: ``s3://.../cms_assets.zip`` for ``--py-files`` (optional when the venv archive holds the package).
+    emr_py_files_s3: str | None = None
+    #: ``s3://.../venv.tar.gz`` (venv-pack with dagster-pipes, pyarrow, boto3), unpacked as ``./environment``.
+    emr_venv_archive_s3: str | None = None
+    #: ``s3://...`` for the job's Spark logs (optional; Pipes messages come through CloudWatch either way).
+    emr_log_uri_s3: str | None = None
+
+    @property
+    def mode(self) -> SparkMode:
+        """``emr-serverless`` when an application is set (then its role and entry point must be too),
+        ``connect`` with a Spark Connect URL, else ``local``."""
+        if self.emr_application_id:
+            for field in ("emr_job_role_arn", "emr_entry_point_s3"):
+                if not getattr(self, field):
+                    raise ValueError(
+                        f"SparkResource.{field} is required with emr_application_id (EMR Serverless); "
+                        f"set {field} (production: CMS_{field.upper()})"
+                    )
+            return "emr-serverless"
+        return "connect" if self.remote else "local"
 
     def session(self) -> Any:
         from cms_assets.lib.spark.session import get_spark
 
         conf = {"spark.driver.memory": self.driver_memory, "spark.sql.shuffle.partitions": str(self.shuffle_partitions)}
         return get_spark(remote=self.remote, conf=conf)
+
+    def emr_job_params(
+        self,
+        storage: StorageResource,
+        action: str,
+        samples: int | list[int],
+        *,
+        model_version: str | None = None,
+        seed: int = 42,
+    ) -> dict[str, Any]:
+        """The EMR Serverless ``start_job_run`` request for ``emr_entry.py --action <action>``.
+
+        The entry reads ``<storage>/tables`` and writes under the storage root itself, with the layout the
+        in-process assets use, so the storage must be S3. CloudWatch logging is always on: Pipes reads the
+        entry's messages from there.
+        """
+        from cms_assets.lib.spark.emr import emr_serverless_job_params
+
+        if self.mode != "emr-serverless":
+            raise ValueError(f"emr_job_params needs EMR Serverless settings (emr_application_id); mode is {self.mode}")
+        if not storage.url.startswith("s3://"):
+            raise ValueError(
+                f"EMR Serverless needs S3 storage (CMS_ASSETS_DATA=s3://bucket/prefix), got {storage.url!r}: "
+                "the cluster cannot read a local directory"
+            )
+        store = storage.get()
+        return emr_serverless_job_params(
+            str(self.emr_application_id),
+            str(self.emr_job_role_arn),
+            str(self.emr_entry_point_s3),
+            store.uri(layout.TABLES),
+            store.uri(""),
+            samples,
+            action=action,
+            model_version=model_version,
+            seed=seed,
+            py_files_s3=self.emr_py_files_s3,
+            venv_archive_s3=self.emr_venv_archive_s3,
+            log_uri_s3=self.emr_log_uri_s3,
+            cloudwatch_logs=True,
+        )
+
+    def pipes_client(self, region: str | None = None) -> Any:
+        """A ``PipesEMRServerlessClient`` on boto3 clients for ``region`` (None: boto3's own resolution).
+
+        The CloudWatch Logs client is passed explicitly so both AWS clients use the same region.
+        """
+        import boto3
+        from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesEMRServerlessClient
+
+        return PipesEMRServerlessClient(
+            client=boto3.client("emr-serverless", region_name=region),
+            message_reader=PipesCloudWatchMessageReader(client=boto3.client("logs", region_name=region)),
+        )
+
+    def run_pipes(
+        self, context: dg.AssetExecutionContext, params: dict[str, Any], region: str | None = None
+    ) -> dg.MaterializeResult:
+        """Start the job, wait for it, and return the materialization it reported (plus the job run ids).
+
+        ``params`` is copied because the Pipes client appends its bootstrap variables to the request in place.
+        """
+        client = self.pipes_client(region)
+        invocation = client.run(context=context, start_job_run_params=copy.deepcopy(params))
+        return invocation.get_materialize_result()
 
     @contextmanager
     def readable_root(self, storage: Storage, scratch: Path, prefixes: list[str]) -> Iterator[str]:
@@ -128,6 +229,31 @@ class WarehouseResource(dg.ConfigurableResource):
         return Warehouse.from_url(self.url, schema=self.schema_name, iam_role=self.iam_role)
 
 
+#: Non-secret EMR Serverless settings read in production, by SparkResource field.
+EMR_ENV = {
+    "emr_application_id": "CMS_EMR_APPLICATION_ID",
+    "emr_job_role_arn": "CMS_EMR_JOB_ROLE_ARN",
+    "emr_entry_point_s3": "CMS_EMR_ENTRY_POINT_S3",
+    "emr_py_files_s3": "CMS_EMR_PY_FILES_S3",
+    "emr_venv_archive_s3": "CMS_EMR_VENV_ARCHIVE_S3",
+    "emr_log_uri_s3": "CMS_EMR_LOG_URI_S3",
+}
+
+
+def production_spark(env: Mapping[str, str]) -> SparkResource:
+    """Production Spark, chosen by which variables are set: ``CMS_EMR_APPLICATION_ID`` gives EMR Serverless
+    through Pipes (``CMS_SPARK_REMOTE`` is then not needed); else ``CMS_SPARK_REMOTE`` gives Spark Connect; with
+    neither, Spark runs in local mode inside the run's own task. That last one is acceptable for small samples
+    only: size the task for it (the driver memory and ``CMS_ASSETS_SCRATCH``), or set one of the two.
+
+    The Spark Connect URL stays a ``dg.EnvVar`` because it may carry a token; the EMR values are ids and S3
+    paths, read as plain strings.
+    """
+    emr = {field: env.get(var) or None for field, var in EMR_ENV.items()}
+    remote = dg.EnvVar("CMS_SPARK_REMOTE") if env.get("CMS_SPARK_REMOTE") else None
+    return SparkResource(remote=remote, **emr)
+
+
 def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
     """Resources per deployment. Non-secret settings come from ``env`` with defaults; secrets only via dg.EnvVar."""
     data = env.get("CMS_ASSETS_DATA", "data")
@@ -140,7 +266,7 @@ def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
                 scratch_dir=env.get("CMS_ASSETS_SCRATCH", "/tmp/cms_assets"),
             ),
             "cms_site": site,
-            "spark": SparkResource(remote=dg.EnvVar("CMS_SPARK_REMOTE")),
+            "spark": production_spark(env),
             "warehouse": WarehouseResource(
                 url=dg.EnvVar("CMS_WAREHOUSE_URL"),
                 schema_name=env.get("CMS_WAREHOUSE_SCHEMA", "cms"),

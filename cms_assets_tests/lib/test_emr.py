@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.lib import layout
+from cms_assets.lib.ml.artifacts import chart_key, metrics_key, read_model_info
+from cms_assets.lib.ml.schemas import METRICS_SCHEMA
 from cms_assets.lib.spark import emr_entry
 from cms_assets.lib.spark.emr import emr_serverless_job_params, emr_step_params, entry_arguments
+from cms_assets.lib.storage import LocalStorage
 
 ROLE = "arn:aws:iam::123456789012:role/cms-emr"
 CONF = (
@@ -119,6 +123,11 @@ def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Pa
     trained = emr_entry.main(["--action", "train", *common, "--model-version", "v-emr"])
     assert trained["model_version"] == "v-emr" and trained["selected_model"] in trained["temporal_r2"]
     assert (tmp_path / layout.model_dir("v-emr") / "pipeline" / "metadata").is_dir()
+    # the same files beside the model as the in-process cost_model asset (warehouse/model_metrics reads metrics)
+    metrics = pq.read_table(tmp_path / metrics_key("v-emr"))
+    assert metrics.column_names == METRICS_SCHEMA.names and set(metrics["MODEL_VERSION"].to_pylist()) == {"v-emr"}
+    assert (tmp_path / chart_key("v-emr")).read_bytes().startswith(b"\x89PNG")
+    assert read_model_info(LocalStorage(tmp_path), "v-emr")["selected"] == trained["selected_model"]
     scored = emr_entry.main(["--action", "predict", *common, "--model-version", "v-emr"])
     beneficiaries = spark.read.parquet(f"{out}/{layout.features_dir(1)}").select("DESYNPUF_ID").distinct().count()
     assert scored["rows"] == {1: beneficiaries}

@@ -4,7 +4,7 @@ import time
 
 import dagster as dg
 
-from cms_assets.defs.metadata import column_schema, features_summary
+from cms_assets.defs.metadata import column_schema, features_summary, parquet_rows
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import SparkResource, StorageResource
 from cms_assets.lib import layout
@@ -23,19 +23,21 @@ def beneficiary_features(
     context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
 ) -> dg.MaterializeResult:
     """Beneficiary-year features and next-year cost label for one sample (Spark, nothing collected)."""
-    from cms_assets.lib.spark.features import build_features, read_tables, write_features
-
     store = storage.get()
     sample = int(context.partition_key.removeprefix("sample_"))
     started = time.monotonic()
-    session = spark.session()
-    prefixes = [f"{layout.table_dir(t)}/{layout.sample_dir(sample)}" for t in TABLE_NAMES]
-    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
-        features = build_features(read_tables(session, f"{root}/{layout.TABLES}", sample))
-        with spark.output_dir(store, storage.scratch("spark"), layout.features_dir(sample)) as out:
-            rows = write_features(features, out)
+    if spark.mode == "emr-serverless":
+        # The same build_features/write_features run on EMR (emr_entry.py --action features), writing to
+        # layout.features_dir(sample) under the storage root; Dagster records what the job reported.
+        reported = spark.run_pipes(context, spark.emr_job_params(storage, "features", sample), storage.aws_region)
+        rows = parquet_rows(store, layout.features_dir(sample))
+        pipes_metadata = dict(reported.metadata or {})
+    else:
+        rows = _build_in_process(storage, spark, sample)
+        pipes_metadata = {}
     return dg.MaterializeResult(
         metadata={
+            **pipes_metadata,
             "dagster/row_count": rows,
             "dagster/column_schema": column_schema(FEATURE_SCHEMA),
             "seconds": round(time.monotonic() - started, 2),
@@ -46,3 +48,16 @@ def beneficiary_features(
             **features_summary(store, layout.features_dir(sample)),
         }
     )
+
+
+def _build_in_process(storage: StorageResource, spark: SparkResource, sample: int) -> int:
+    """Build and publish one sample's features with this process's Spark session; returns the row count."""
+    from cms_assets.lib.spark.features import build_features, read_tables, write_features
+
+    store = storage.get()
+    session = spark.session()
+    prefixes = [f"{layout.table_dir(t)}/{layout.sample_dir(sample)}" for t in TABLE_NAMES]
+    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
+        features = build_features(read_tables(session, f"{root}/{layout.TABLES}", sample))
+        with spark.output_dir(store, storage.scratch("spark"), layout.features_dir(sample)) as out:
+            return write_features(features, out)

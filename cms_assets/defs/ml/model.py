@@ -4,16 +4,24 @@ import base64
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
-from cms_assets.defs.metadata import column_schema, parquet_preview
+from cms_assets.defs.metadata import column_schema, parquet_preview, parquet_rows
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import SparkResource, StorageResource
 from cms_assets.lib import layout
+from cms_assets.lib.ml.artifacts import (
+    LATEST_MODEL_KEY,
+    chart_key,
+    metrics_rows,
+    model_version,
+    read_model_info,
+    write_latest,
+    write_model_files,
+)
 from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
-
-LATEST_MODEL_KEY = f"{layout.MODELS}/latest.json"
 
 
 class CostModelConfig(dg.Config):
@@ -36,45 +44,34 @@ def cost_model(
     context: dg.AssetExecutionContext, config: CostModelConfig, storage: StorageResource, spark: SparkResource
 ) -> dg.MaterializeResult:
     """Next-year cost model selected on a temporal holdout (2009 -> 2010) against two baselines."""
-    from cms_assets.lib.spark.model import save_model, train_cost_model
-
     store = storage.get()
     samples = _feature_samples(store, config.samples)
-    session = spark.session()
-    prefixes = [layout.features_dir(s) for s in samples]
     started = time.monotonic()
-    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
-        features = session.read.parquet(*[f"{root}/{p}" for p in prefixes])
-        result = train_cost_model(features, seed=config.seed)
-    trained_at = datetime.now(UTC)
-    version = f"{trained_at:%Y%m%dT%H%M%SZ}-{result.selected}"
-    with spark.output_dir(store, storage.scratch("spark"), layout.model_dir(version)) as out:
-        save_model(result, out, version)
-    metrics_rows = [
-        {**m, "MODEL_VERSION": version, "TRAINED_AT": trained_at, "SELECTED": m["MODEL_NAME"] == result.selected}
-        for m in result.metrics
-    ]
-    _write_metrics(store, version, metrics_rows)
-    store.write_bytes(f"{layout.model_dir(version)}/chart.png", result.chart_png)
-    store.write_json(LATEST_MODEL_KEY, {"version": version, "selected": result.selected, "samples": samples})
+    if spark.mode == "emr-serverless":
+        trained, pipes_metadata = _train_on_emr(context, storage, spark, samples, config.seed)
+    else:
+        trained, pipes_metadata = _train_in_process(storage, spark, samples, config.seed), {}
+    # The pointer moves last, and only after the model, its metrics and chart are all published.
+    write_latest(store, trained["version"], trained["selected"], samples)
+    context.log.info(f"selected {trained['selected']} ({trained['version']}) trained on samples {samples}")
     numeric = {
         f"{m['SPLIT']}/{m['MODEL_NAME']}/{m['METRIC']}": dg.MetadataValue.float(float(m["VALUE"]))
-        for m in result.metrics
+        for m in trained["metrics"]
     }
-    chart = base64.b64encode(result.chart_png).decode()
-    context.log.info(f"selected {result.selected} ({version}) trained on samples {samples}")
+    chart = base64.b64encode(trained["chart_png"]).decode()
     return dg.MaterializeResult(
         metadata={
-            "model_version": version,
-            "selected_model": result.selected,
+            **pipes_metadata,
+            "model_version": trained["version"],
+            "selected_model": trained["selected"],
             "samples": dg.MetadataValue.json(samples),
-            "train_rows": result.train_rows,
-            "validation_rows": result.valid_rows,
+            "train_rows": trained["train_rows"],
+            "validation_rows": trained["valid_rows"],
             "seconds": round(time.monotonic() - started, 2),
-            "location": dg.MetadataValue.path(store.uri(layout.model_dir(version))),
+            "location": dg.MetadataValue.path(store.uri(layout.model_dir(trained["version"]))),
             "top_features": dg.MetadataValue.md(
                 "| feature | importance |\n|---|---|\n"
-                + "\n".join(f"| {n} | {v:.4f} |" for n, v in result.importances[:15])
+                + "\n".join(f"| {n} | {v:.4f} |" for n, v in trained["importances"][:15])
             ),
             "chart": dg.MetadataValue.md(f"![predicted vs actual](data:image/png;base64,{chart})"),
             **numeric,
@@ -82,15 +79,51 @@ def cost_model(
     )
 
 
-def _write_metrics(store, version: str, rows: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _train_in_process(storage: StorageResource, spark: SparkResource, samples: list[int], seed: int) -> dict[str, Any]:
+    """Train with this process's Spark session and publish the pipeline, metrics and chart under a new version."""
+    from cms_assets.lib.spark.model import save_model, train_cost_model
 
-    from cms_assets.lib.ml.schemas import METRICS_SCHEMA
+    store = storage.get()
+    session = spark.session()
+    prefixes = [layout.features_dir(s) for s in samples]
+    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
+        features = session.read.parquet(*[f"{root}/{p}" for p in prefixes])
+        result = train_cost_model(features, seed=seed)
+    trained_at = datetime.now(UTC)
+    version = model_version(trained_at, result.selected)
+    with spark.output_dir(store, storage.scratch("spark"), layout.model_dir(version)) as out:
+        save_model(result, out, version)
+    rows = metrics_rows(result.metrics, version, trained_at, result.selected)
+    write_model_files(store, version, rows, result.chart_png)
+    return {
+        "version": version,
+        "selected": result.selected,
+        "metrics": result.metrics,
+        "importances": result.importances,
+        "train_rows": result.train_rows,
+        "valid_rows": result.valid_rows,
+        "chart_png": result.chart_png,
+    }
 
-    table = pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
-    with store.writer(f"{layout.model_dir(version)}/metrics.parquet") as path:
-        pq.write_table(table, path)
+
+def _train_on_emr(
+    context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource, samples: list[int], seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train on EMR (``emr_entry.py --action train``), which names the version like the in-process path and
+    publishes the pipeline, metrics and chart; the rest is read back from what it published."""
+    store = storage.get()
+    reported = spark.run_pipes(context, spark.emr_job_params(storage, "train", samples, seed=seed), storage.aws_region)
+    metadata = dict(reported.metadata or {})
+    version = metadata.get("model_version")
+    version = version.value if isinstance(version, dg.MetadataValue) else version
+    if not version:
+        raise dg.Failure(
+            "the EMR train job reported no model_version: Pipes reads it from the job's CloudWatch driver stdout, "
+            "so check that CloudWatch logging works for the application and job role; latest.json is unchanged"
+        )
+    info = read_model_info(store, str(version))
+    trained = {k: info[k] for k in ("version", "selected", "metrics", "importances", "train_rows", "valid_rows")}
+    return {**trained, "chart_png": store.read_bytes(chart_key(str(version)))}, metadata
 
 
 def latest_model(store) -> dict:
@@ -111,12 +144,39 @@ def cost_predictions(
     context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
 ) -> dg.MaterializeResult:
     """Predicted next-year cost for each beneficiary's latest year in the sample, with the model version."""
+    store = storage.get()
+    sample = int(context.partition_key.removeprefix("sample_"))
+    version = latest_model(store)["version"]
+    key_dir = layout.predictions_dir(sample)
+    pipes_metadata: dict = {}
+    if spark.mode == "emr-serverless":
+        # emr_entry.py --action predict loads layout.model_dir(version) and writes layout.predictions_dir(sample).
+        params = spark.emr_job_params(storage, "predict", sample, model_version=version)
+        pipes_metadata = dict(spark.run_pipes(context, params, storage.aws_region).metadata or {})
+    else:
+        _predict_in_process(storage, spark, sample, version)
+    parts = [o for o in store.list(key_dir) if o.key.endswith(".parquet")]
+    if not parts:
+        raise dg.Failure(f"no prediction files under {store.uri(key_dir)}")
+    with store.open_read(parts[0].key) as f:
+        head = parquet_preview(f)
+    return dg.MaterializeResult(
+        metadata={
+            **pipes_metadata,
+            "dagster/row_count": parquet_rows(store, key_dir),
+            "dagster/column_schema": column_schema(PREDICTION_SCHEMA),
+            "model_version": version,
+            "location": dg.MetadataValue.path(store.uri(key_dir)),
+            "preview": head,
+        }
+    )
+
+
+def _predict_in_process(storage: StorageResource, spark: SparkResource, sample: int, version: str) -> None:
+    """Score one sample with this process's Spark session and publish the predictions."""
     from cms_assets.lib.spark.model import load_model, predict
 
     store = storage.get()
-    sample = int(context.partition_key.removeprefix("sample_"))
-    model_info = latest_model(store)
-    version = model_info["version"]
     session = spark.session()
     prefixes = [layout.features_dir(sample), layout.model_dir(version)]
     with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
@@ -124,22 +184,3 @@ def cost_predictions(
         scored = predict(model, session.read.parquet(f"{root}/{layout.features_dir(sample)}"), version)
         with spark.output_dir(store, storage.scratch("spark"), layout.predictions_dir(sample)) as o:
             scored.coalesce(1).write.mode("overwrite").parquet(o)
-    key_dir = layout.predictions_dir(sample)
-    parts = [o for o in store.list(key_dir) if o.key.endswith(".parquet")]
-    import pyarrow.parquet as pq
-
-    rows = 0
-    for part in parts:
-        with store.open_read(part.key) as f:
-            rows += pq.ParquetFile(f).metadata.num_rows
-    with store.open_read(parts[0].key) as f:
-        head = parquet_preview(f)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "dagster/column_schema": column_schema(PREDICTION_SCHEMA),
-            "model_version": version,
-            "location": dg.MetadataValue.path(store.uri(key_dir)),
-            "preview": head,
-        }
-    )

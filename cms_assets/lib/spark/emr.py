@@ -88,10 +88,15 @@ def emr_serverless_job_params(
     py_files_s3: str | None = None,
     venv_archive_s3: str | None = None,
     log_uri_s3: str | None = None,
+    cloudwatch_logs: bool = False,
     name: str | None = None,
     conf: dict[str, str] | None = None,
 ) -> dict:
-    """The EMR Serverless ``start_job_run`` request for one action on one sample (or several, for ``train``)."""
+    """The EMR Serverless ``start_job_run`` request for one action on one sample (or several, for ``train``).
+
+    ``cloudwatch_logs`` turns on the job's CloudWatch logging: ``PipesEMRServerlessClient`` reads the Pipes
+    messages (the entry's materialization metadata) from the driver's stdout stream there and nowhere else.
+    """
     if not application_id:
         raise ValueError("application_id is required")
     if not role_arn.startswith("arn:aws:iam::"):
@@ -121,10 +126,13 @@ def emr_serverless_job_params(
             }
         },
     }
+    monitoring: dict = {}
     if log_uri_s3:
-        params["configurationOverrides"] = {
-            "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": _s3("log_uri_s3", log_uri_s3) + "/"}}
-        }
+        monitoring["s3MonitoringConfiguration"] = {"logUri": _s3("log_uri_s3", log_uri_s3) + "/"}
+    if cloudwatch_logs:
+        monitoring["cloudWatchLoggingConfiguration"] = {"enabled": True}
+    if monitoring:
+        params["configurationOverrides"] = {"monitoringConfiguration": monitoring}
     return params
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cms_assets.lib import layout
 from cms_assets.lib.spark.emr import ACTIONS
+
+if TYPE_CHECKING:
+    from cms_assets.lib.storage import Storage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,21 +48,38 @@ def _features(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Train, then leave the same files as the ``cost_model`` asset: the pipeline, ``metrics.parquet`` and
+    ``chart.png``. The ``latest.json`` pointer is not moved here: Dagster moves it once it has recorded the run."""
+    from cms_assets.lib.ml.artifacts import metrics_rows, model_version, write_model_files
     from cms_assets.lib.spark.model import save_model, train_cost_model
 
     features = spark.read.parquet(*[f"{args.out_root}/{layout.features_dir(s)}" for s in args.samples])
     result = train_cost_model(features, seed=args.seed)
-    version = args.model_version or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{result.selected}"
+    trained_at = datetime.now(UTC)
+    version = args.model_version or model_version(trained_at, result.selected)
     save_model(result, f"{args.out_root}/{layout.model_dir(version)}", version)
+    rows = metrics_rows(result.metrics, version, trained_at, result.selected)
+    write_model_files(_storage(args.out_root), version, rows, result.chart_png)
     temporal = {m["MODEL_NAME"]: m["VALUE"] for m in result.metrics if m["SPLIT"] == "temporal" and m["METRIC"] == "r2"}
     return {
         "model_version": version,
         "selected_model": result.selected,
+        "trained_at": trained_at.isoformat(),
         "train_rows": result.train_rows,
         "validation_rows": result.valid_rows,
         "temporal_r2": temporal,
         "top_features": [n for n, _ in result.importances[:10]],
     }
+
+
+def _storage(out_root: str) -> Storage:
+    """The out root as a Storage for the non-Spark files: a local path, or S3 through boto3's default credentials
+    (on EMR, the job role) in the job's region."""
+    from cms_assets.lib.storage import storage_from_url
+
+    if out_root.startswith("s3://"):
+        return storage_from_url(out_root, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return storage_from_url(out_root)
 
 
 def _predict(spark: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""The files beside a saved cost model and the pointer to the current one.
+
+Two code paths train the model: the ``cost_model`` asset with in-process Spark, and ``emr_entry.py --action train``
+on EMR. Both must leave the same files, because ``warehouse/model_metrics`` reads ``metrics.parquet`` and
+``cost_predictions`` reads ``latest.json``. So the names and formats live here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cms_assets.lib import layout
+from cms_assets.lib.storage import Storage
+
+LATEST_MODEL_KEY = f"{layout.MODELS}/latest.json"
+
+
+def model_version(trained_at: datetime, selected: str) -> str:
+    """``20240101T120000Z-gbt_log``: sortable by time, and it names the selected model."""
+    return f"{trained_at:%Y%m%dT%H%M%SZ}-{selected}"
+
+
+def metrics_key(version: str) -> str:
+    return f"{layout.model_dir(version)}/metrics.parquet"
+
+
+def chart_key(version: str) -> str:
+    return f"{layout.model_dir(version)}/chart.png"
+
+
+def metrics_rows(
+    metrics: Sequence[dict[str, Any]], version: str, trained_at: datetime, selected: str
+) -> list[dict[str, Any]]:
+    """METRICS_SCHEMA rows: the training metrics tagged with the version, time and which model was selected."""
+    return [
+        {**m, "MODEL_VERSION": version, "TRAINED_AT": trained_at, "SELECTED": m["MODEL_NAME"] == selected}
+        for m in metrics
+    ]
+
+
+def write_model_files(store: Storage, version: str, rows: list[dict[str, Any]], chart_png: bytes) -> None:
+    """``metrics.parquet`` and ``chart.png`` next to the saved pipeline (each published atomically)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cms_assets.lib.ml.schemas import METRICS_SCHEMA
+
+    table = pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
+    with store.writer(metrics_key(version)) as path:
+        pq.write_table(table, path)
+    store.write_bytes(chart_key(version), chart_png)
+
+
+def write_latest(store: Storage, version: str, selected: str, samples: list[int]) -> None:
+    """Point ``cost_predictions`` at ``version``; written last, only once every model file exists."""
+    store.write_json(LATEST_MODEL_KEY, {"version": version, "selected": selected, "samples": samples})
+
+
+def read_model_info(store: Storage, version: str) -> dict[str, Any]:
+    """The JSON summary ``save_model`` wrote under ``<model>/info`` (one Spark text part file)."""
+    prefix = f"{layout.model_dir(version)}/info"
+    parts = [o.key for o in store.list(prefix) if o.key.rsplit("/", 1)[-1].startswith("part-")]
+    if not parts:
+        raise FileNotFoundError(f"no model summary under {store.uri(prefix)}")
+    return json.loads(store.read_bytes(parts[0]).decode().strip())
