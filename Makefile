@@ -21,5 +21,4 @@ test: $(BIN)/.installed
 	$(BIN)/pytest $(ARGS)
 
 dev: $(BIN)/.installed
-	mkdir -p .dagster && cp -n dagster.yaml .dagster/ 2>/dev/null || true
-	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev
+	$(BIN)/cms-assets dev $(ARGS)

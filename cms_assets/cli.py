@@ -52,6 +52,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from cms_assets.dev import run_dev
+
+    return run_dev(data=Path(args.data), home=Path(args.home), source=args.source)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cms-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,11 +86,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", default="data", help="data directory (storage, warehouse)")
     demo.add_argument("--home", default=".dagster", help="DAGSTER_HOME shared with `make dev`")
     demo.set_defaults(func=_cmd_demo)
+
+    dev = sub.add_parser("dev", help="the Dagster UI (`dagster dev`) on the demo's instance, serving its CMS site")
+    dev.add_argument("--data", default="data", help="data directory (storage, warehouse, demo site)")
+    dev.add_argument("--home", default=".dagster", help="DAGSTER_HOME (the demo's by default)")
+    dev.add_argument(
+        "--source", choices=["auto", "demo", "cms.gov"], default="auto",
+        help="auto: the demo's site when <data>/cms_site exists, else cms.gov",
+    )  # fmt: skip
+    dev.set_defaults(func=_cmd_dev)
     return parser
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (timeout, kill, CI) unwinds like Ctrl-C, so the demo stops its daemon and mirror on the way out."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
     return int(args.func(args) or 0)
 
 

@@ -1,35 +1,30 @@
-"""Jobs per stage. Partitioned stages run per CMS sample; the model and the report run once over all samples."""
+"""Jobs per stage, for manual runs and backfills. Day to day nothing needs them: the sensor downloads new or
+changed samples (``sample_refresh_job``) and Declarative Automation refreshes everything downstream. Spark and
+download concurrency is governed by pools on the assets (``spark``, ``cms_download``), not by run tags."""
 
 import dagster as dg
 
 from cms_assets.defs.warehouse.keys import WAREHOUSE_GLOBAL_KEYS, WAREHOUSE_SAMPLE_KEYS
 
 _TABLES = dg.AssetSelection.groups("tables")
-# Run-queue tags: dagster.yaml limits concurrent Spark runs (memory) and download runs (politeness to cms.gov).
-_SPARK = {"cms/stage": "spark"}
-_DOWNLOAD = {"cms/stage": "download"}
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    tags=_DOWNLOAD,
     selection=dg.AssetSelection.assets("raw_cms_zips") | _TABLES,
     description="Download a sample's 8 zips and convert them into the five typed tables.",
 )
 features_job = dg.define_asset_job(
     "features_job",
-    tags=_SPARK,
     selection=dg.AssetSelection.assets("beneficiary_features"),
     description="Build the beneficiary-year feature table of a sample with Spark.",
 )
 model_job = dg.define_asset_job(
     "model_job",
-    tags=_SPARK,
     selection=dg.AssetSelection.assets("cost_model"),
     description="Train and select the cost model.",
 )
 scoring_job = dg.define_asset_job(
     "scoring_job",
-    tags=_SPARK,
     selection=dg.AssetSelection.assets("cost_predictions"),
     description="Score a sample's beneficiaries with the selected model.",
 )
@@ -43,12 +38,11 @@ reporting_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*WAREHOUSE_GLOBAL_KEYS),
     description="Load model metrics, (re)create the BI views and render the insight report.",
 )
-#: What the sensor and the weekly schedule run for a new or changed sample.
+#: What the sensor and the weekly schedule run for a new or changed sample: the download; automation follows.
 sample_refresh_job = dg.define_asset_job(
     "sample_refresh_job",
-    tags=_DOWNLOAD,
-    selection=dg.AssetSelection.assets("raw_cms_zips") | _TABLES | dg.AssetSelection.assets("beneficiary_features"),
-    description="Ingest a new or changed sample end to end up to its features.",
+    selection=dg.AssetSelection.assets("raw_cms_zips"),
+    description="Download a new or changed sample's zips; Declarative Automation takes it on to the report.",
 )
 
 all_jobs = [ingest_job, features_job, model_job, scoring_job, warehouse_job, reporting_job, sample_refresh_job]

@@ -75,12 +75,12 @@ def test_prod_instance_stores_runs_in_postgres_and_step_logs_in_s3(
     assert "hello from a step" in body
 
 
-def test_prod_instance_queue_limits_spark_runs_to_one(prod_instance: tuple[dg.DagsterInstance, str, str]) -> None:
+def test_prod_instance_pools_limit_spark_to_one_step(prod_instance: tuple[dg.DagsterInstance, str, str]) -> None:
     instance, _, _ = prod_instance
-    queue = instance.get_concurrency_config().run_queue_config
-    assert queue is not None
-    spark = [lim for lim in queue.tag_concurrency_limits if lim["key"] == "cms/stage" and lim.get("value") == "spark"]
-    assert spark and spark[0]["limit"] == 1
+    config = instance.get_concurrency_config()
+    assert config.pool_config.default_pool_limit == 1  # pools spark, cms_download, warehouse: one step at a time
+    assert config.run_queue_config is not None and config.run_queue_config.max_concurrent_runs == 4
+    assert instance.run_monitoring_enabled
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
     assert not instance.telemetry_enabled
 

@@ -8,6 +8,7 @@ from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import CmsSiteResource, StorageResource
 from cms_assets.lib import layout
 from cms_assets.lib.synpuf.names import sample_of_partition
+from cms_assets.lib.versions import combined
 
 
 @dg.asset(
@@ -15,6 +16,7 @@ from cms_assets.lib.synpuf.names import sample_of_partition
     group_name="ingest",
     kinds={"python", "s3"},
     code_version="1",
+    pool="cms_download",
 )
 def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, storage: StorageResource):
     """The eight CMS zips of one sample, verified (size, ETag, CRCs) and published atomically."""
@@ -36,7 +38,10 @@ def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, s
         site.close()
     total = sum(r.size for r in results)
     downloaded = [r for r in results if not r.skipped]
+    # The data version is the files' content: a re-download of identical bytes changes nothing downstream.
+    version = combined({r.spec.zip_name: r.sha256 for r in results})
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(version),
         metadata={
             "files": len(results),
             "downloaded": len(downloaded),
@@ -48,8 +53,11 @@ def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, s
             "sample_page": dg.MetadataValue.url(page.url),
             "location": storage.get().uri(layout.raw_manifest(sample).rsplit("/", 1)[0]),
             "sources": dg.MetadataValue.md(
-                "| file | bytes | etag | url |\n|---|---|---|---|\n"
-                + "\n".join(f"| {r.spec.zip_name} | {r.size} | {r.etag} | {r.url} |" for r in results)
+                "| file | bytes | sha256 | etag | url |\n|---|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {r.spec.zip_name} | {r.size:,} | {(r.sha256 or '')[:12]} | {r.etag} | {r.url} |"
+                    for r in results
+                )
             ),
-        }
+        },
     )

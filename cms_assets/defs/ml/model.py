@@ -3,11 +3,14 @@
 import base64
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
+from cms_assets.defs.automation import after_wave
+from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
 from cms_assets.defs.metadata import column_schema, parquet_preview, parquet_rows
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import SparkResource, StorageResource
@@ -21,6 +24,7 @@ from cms_assets.lib.ml.artifacts import (
     write_latest,
     write_model_files,
 )
+from cms_assets.lib.ml.checks import predictions_complete
 from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
 
 
@@ -39,7 +43,14 @@ def _feature_samples(store, wanted: list[int] | None) -> list[int]:
     return samples
 
 
-@dg.asset(group_name="ml", kinds={"spark", "sparkml"}, deps=["beneficiary_features"], code_version="1")
+@dg.asset(
+    group_name="ml",
+    kinds={"spark", "sparkml"},
+    deps=["beneficiary_features"],
+    code_version="1",
+    pool="spark",
+    automation_condition=after_wave(),
+)
 def cost_model(
     context: dg.AssetExecutionContext, config: CostModelConfig, storage: StorageResource, spark: SparkResource
 ) -> dg.MaterializeResult:
@@ -60,6 +71,7 @@ def cost_model(
     }
     chart = base64.b64encode(trained["chart_png"]).decode()
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(trained["version"]),  # every retrain is a new model: predictions re-score
         metadata={
             **pipes_metadata,
             "model_version": trained["version"],
@@ -75,7 +87,7 @@ def cost_model(
             ),
             "chart": dg.MetadataValue.md(f"![predicted vs actual](data:image/png;base64,{chart})"),
             **numeric,
-        }
+        },
     )
 
 
@@ -133,20 +145,43 @@ def latest_model(store) -> dict:
     return json.loads(store.read_bytes(LATEST_MODEL_KEY))
 
 
-@dg.asset(
-    partitions_def=cms_sample,
-    group_name="ml",
-    kinds={"spark", "parquet"},
-    deps=["cost_model", "beneficiary_features"],
-    code_version="1",
+_PREDICTIONS = "cost_predictions"
+PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
+
+
+@dg.multi_asset(
+    name=_PREDICTIONS,
+    specs=[
+        dg.AssetSpec(
+            _PREDICTIONS,
+            description="Predicted next-year cost for each beneficiary of one sample, with the model version.",
+            partitions_def=cms_sample,
+            group_name="ml",
+            kinds={"spark", "parquet"},
+            deps=["cost_model", "beneficiary_features"],
+            code_version="1",
+            # Re-score when the model changes (or the partition is new), once the wave upstream has settled:
+            # new features of a sample retrain the model first, and the new model re-scores every sample.
+            automation_condition=after_wave(triggered_by=[dg.AssetKey("cost_model")]),
+            metadata={"dagster/column_schema": column_schema(PREDICTION_SCHEMA)},
+            skippable=True,
+        )
+    ],
+    check_specs=partition_check_specs(_PREDICTIONS, PREDICTION_CHECKS),
+    can_subset=True,
+    pool="spark",
 )
 def cost_predictions(
     context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Predicted next-year cost for each beneficiary's latest year in the sample, with the model version."""
     store = storage.get()
     sample = int(context.partition_key.removeprefix("sample_"))
     version = latest_model(store)["version"]
+    checks = lambda: {"predictions_complete": predictions_complete(store, sample, version)}  # noqa: E731
+    if checks_only(context, _PREDICTIONS):
+        yield from check_results(_PREDICTIONS, context.partition_key, checks())
+        return
     key_dir = layout.predictions_dir(sample)
     pipes_metadata: dict = {}
     if spark.mode == "emr-serverless":
@@ -160,7 +195,8 @@ def cost_predictions(
         raise dg.Failure(f"no prediction files under {store.uri(key_dir)}")
     with store.open_read(parts[0].key) as f:
         head = parquet_preview(f)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=_PREDICTIONS,
         metadata={
             **pipes_metadata,
             "dagster/row_count": parquet_rows(store, key_dir),
@@ -168,8 +204,9 @@ def cost_predictions(
             "model_version": version,
             "location": dg.MetadataValue.path(store.uri(key_dir)),
             "preview": head,
-        }
+        },
     )
+    yield from check_results(_PREDICTIONS, context.partition_key, checks())
 
 
 def _predict_in_process(storage: StorageResource, spark: SparkResource, sample: int, version: str) -> None:

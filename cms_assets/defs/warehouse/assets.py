@@ -1,16 +1,31 @@
 """Warehouse layer: per-sample atomic loads, model metrics, BI views and the insight report."""
 
 import base64
+from collections.abc import Iterator
+from contextlib import closing
 
 import dagster as dg
 
+from cms_assets.defs.automation import after_wave, on_sample_change
+from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
+from cms_assets.defs.ml.features import FEATURE_CHECKS
+from cms_assets.defs.ml.model import PREDICTION_CHECKS
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource, WarehouseResource
+from cms_assets.defs.warehouse.guard import refuse_unsafe_source
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.lib import layout
+from cms_assets.lib.ingest.checks import checks_for
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
+from cms_assets.lib.warehouse.checks import parquet_rows_of, rows_match_parquet
 
 _SOURCE_ASSET = {"beneficiary_features": "beneficiary_features", "cost_predictions": "cost_predictions"}
+#: The blocking checks of each load's source, whose latest result per sample gates the load.
+_SOURCE_CHECKS: dict[str, list[str]] = {
+    **{t: [name for name, _ in checks_for(t)] for t in TABLE_NAMES},
+    "beneficiary_features": list(FEATURE_CHECKS),
+    "cost_predictions": list(PREDICTION_CHECKS),
+}
 
 
 def source_keys(store, table: str, sample: int) -> list[str]:
@@ -24,34 +39,69 @@ def source_keys(store, table: str, sample: int) -> list[str]:
     return keys
 
 
+class WarehouseLoadConfig(dg.Config):
+    """Loads refuse to replace a sample's rows with none unless ``allow_empty`` says an empty source is right."""
+
+    allow_empty: bool = False
+
+
 def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
     """One per-sample load asset per table: same loader, one transaction per (table, sample)."""
+    key = ["warehouse", table]
+    source = dg.AssetKey(_SOURCE_ASSET.get(table, table))
 
-    @dg.asset(
-        key=["warehouse", table],
-        description=f"{table} of one sample in the warehouse, replaced atomically (delete + insert, one transaction).",
-        partitions_def=cms_sample,
-        group_name="warehouse",
-        kinds={"sql", "duckdb", "postgres", "redshift"},
-        deps=[_SOURCE_ASSET.get(table, table)],
-        code_version="1",
+    @dg.multi_asset(
+        name=f"warehouse__{table}",
+        specs=[
+            dg.AssetSpec(
+                key,
+                description=f"{table} of one sample in the warehouse, replaced atomically (one transaction).",
+                partitions_def=cms_sample,
+                group_name="warehouse",
+                kinds={"sql", "duckdb", "postgres", "redshift"},
+                deps=[source],
+                code_version="1",
+                automation_condition=on_sample_change(),
+                skippable=True,
+            )
+        ],
+        check_specs=partition_check_specs(key, {"rows_match_parquet": rows_match_parquet}),
+        can_subset=True,
+        pool="warehouse",
     )
-    def _load(context: dg.AssetExecutionContext, storage: StorageResource, warehouse: WarehouseResource):
+    def _load(
+        context: dg.AssetExecutionContext,
+        config: WarehouseLoadConfig,
+        storage: StorageResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         store = storage.get()
         sample = int(context.partition_key.removeprefix("sample_"))
-        wh = warehouse.get()
-        wh.ensure_schema()
-        result = wh.load_partition(table, sample, store, source_keys(store, table, sample))
-        return dg.MaterializeResult(
+        keys = source_keys(store, table, sample)
+        with closing(warehouse.get()) as wh:  # closed after the step: DuckDB allows one writing process
+            if checks_only(context, key):
+                outcome = rows_match_parquet(wh, table, sample, store, keys)
+                yield from check_results(key, context.partition_key, {"rows_match_parquet": outcome})
+                return
+            refuse_unsafe_source(
+                context, source, _SOURCE_CHECKS[table], parquet_rows_of(store, keys), config.allow_empty
+            )
+            wh.ensure_schema()
+            result = wh.load_partition(table, sample, store, keys)
+            outcome = rows_match_parquet(wh, table, sample, store, keys)
+            total = wh.row_count(table)
+        yield dg.MaterializeResult(
+            asset_key=key,
             metadata={
                 "dagster/row_count": result.rows,
-                "table_rows_all_samples": wh.row_count(table),
+                "table_rows_all_samples": total,
                 "seconds": round(result.seconds, 2),
                 "method": result.method,
                 "warehouse": repr(wh),
                 "relation": f"{warehouse.schema_name}.{table}",
-            }
+            },
         )
+        yield from check_results(key, context.partition_key, {"rows_match_parquet": outcome})
 
     return _load
 
@@ -65,6 +115,8 @@ warehouse_sample_assets = [build_warehouse_asset(t) for t in WAREHOUSE_SAMPLE_TA
     kinds={"sql"},
     deps=["cost_model"],
     code_version="1",
+    pool="warehouse",
+    automation_condition=after_wave(),
 )
 def model_metrics_table(storage: StorageResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every metric of the latest model version in the warehouse, replacing that version's rows."""
@@ -72,11 +124,11 @@ def model_metrics_table(storage: StorageResource, warehouse: WarehouseResource) 
 
     store = storage.get()
     version = latest_model(store)["version"]
-    wh = warehouse.get()
-    wh.ensure_schema()
-    result = wh.replace_rows(
-        "model_metrics", {"MODEL_VERSION": version}, store, [f"{layout.model_dir(version)}/metrics.parquet"]
-    )
+    with closing(warehouse.get()) as wh:
+        wh.ensure_schema()
+        result = wh.replace_rows(
+            "model_metrics", {"MODEL_VERSION": version}, store, [f"{layout.model_dir(version)}/metrics.parquet"]
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": result.rows, "model_version": version})
 
 
@@ -86,22 +138,32 @@ def model_metrics_table(storage: StorageResource, warehouse: WarehouseResource) 
     kinds={"sql"},
     deps=[["warehouse", t] for t in WAREHOUSE_SAMPLE_TABLES] + [["warehouse", "model_metrics"]],
     code_version="1",
+    pool="warehouse",
+    automation_condition=after_wave(),
 )
 def bi_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Views a Tableau or Superset dashboard reads: cost by demography, conditions, the high-cost cohort."""
-    wh = warehouse.get()
-    wh.ensure_schema()
-    views = wh.create_views()
+    with closing(warehouse.get()) as wh:
+        wh.ensure_schema()
+        views = wh.create_views()
     return dg.MaterializeResult(metadata={"views": dg.MetadataValue.json(views), "count": len(views)})
 
 
-@dg.asset(group_name="warehouse", kinds={"html", "matplotlib"}, deps=[["warehouse", "bi_views"]], code_version="1")
+@dg.asset(
+    group_name="warehouse",
+    kinds={"html", "matplotlib"},
+    deps=[["warehouse", "bi_views"]],
+    code_version="1",
+    pool="warehouse",
+    automation_condition=after_wave(),
+)
 def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """A static HTML report with charts of the BI views and the model metrics, written to storage."""
     from cms_assets.lib.warehouse.report import build_report
 
     store = storage.get()
-    result = build_report(warehouse.get(), store, layout.REPORTS)
+    with closing(warehouse.get()) as wh:
+        result = build_report(wh, store, layout.REPORTS)
     thumb = base64.b64encode(result.thumbnail_png).decode()
     return dg.MaterializeResult(
         metadata={

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
@@ -36,15 +37,20 @@ class CheckOutcome:
     metadata: Meta = field(default_factory=dict)
 
 
-Check = Callable[[Storage, TableSpec, int], CheckOutcome]
+#: ``check(storage, table, sample, staged=None)``: ``staged`` is a local Parquet file to check instead of the
+#: published one (check, then publish); other tables a check reads (the beneficiaries) are the published ones.
+Check = Callable[..., CheckOutcome]
 
 
 def _spec(table: TableSpec | str) -> TableSpec:
     return table if isinstance(table, TableSpec) else table_for(table)
 
 
-def table_dataset(storage: Storage, table: TableSpec | str, sample: int) -> ds.Dataset:
-    """The published Parquet file of one (table, sample) as a pyarrow dataset; FileNotFoundError if absent."""
+def table_dataset(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> ds.Dataset:
+    """The published Parquet file of one (table, sample), or the staged local file, as a pyarrow dataset;
+    FileNotFoundError if absent."""
+    if staged is not None:
+        return ds.dataset(str(staged), format="parquet")
     fs, root = storage.arrow_fs()
     key = layout.table_file(_spec(table).name, sample)
     return ds.dataset(f"{root}/{key}", filesystem=fs, format="parquet")
@@ -69,23 +75,23 @@ def _examples(rows: list[tuple]) -> str:
     return "; ".join(", ".join("NULL" if v is None else str(v) for v in r) for r in rows[:EXAMPLES])
 
 
-def rows_positive(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+def rows_positive(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
     """The table has rows for this sample (an empty or missing file means an ingest went wrong)."""
     spec = _spec(table)
     try:
-        dataset = table_dataset(storage, spec, sample)
+        dataset = table_dataset(storage, spec, sample, staged)
     except FileNotFoundError:
         return CheckOutcome(False, f"{spec.name} sample {sample}: no Parquet file", {"rows": 0})
     rows = dataset.count_rows()
     return CheckOutcome(rows > 0, f"{spec.name} sample {sample} has {rows} rows", {"rows": rows})
 
 
-def keys_unique(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+def keys_unique(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
     """No two rows share the table's key, and no key column is null."""
     spec = _spec(table)
     cols = ", ".join(_quote(c) for c in spec.key)
     any_null = " OR ".join(f"{_quote(c)} IS NULL" for c in spec.key)
-    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
         dup_sql = f"SELECT {cols}, count(*) AS n FROM t GROUP BY {cols} HAVING count(*) > 1"
         (duplicates,) = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()
         examples = con.execute(f"{dup_sql} ORDER BY n DESC, {cols} LIMIT {EXAMPLES}").fetchall()
@@ -97,13 +103,13 @@ def keys_unique(storage: Storage, table: TableSpec | str, sample: int) -> CheckO
     return CheckOutcome(passed, f"{spec.name} sample {sample}: key ({meta['key']}) unique and not null", meta)
 
 
-def dates_in_range(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+def dates_in_range(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
     """Every date is null or within the data's years (birth dates: merely plausible)."""
     spec = _spec(table)
     meta: Meta = {}
     examples: list[tuple] = []
     ident = _quote(spec.key[0])
-    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
         for column in spec.date_columns:
             low, high = BIRTH_RANGE if column == "BENE_BIRTH_DT" else DATE_RANGE
             bad = f"{_quote(column)} NOT BETWEEN DATE '{low}' AND DATE '{high}'"
@@ -136,7 +142,7 @@ def _flag_rules() -> dict[str, str]:
     return rules
 
 
-def flags_valid(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+def flags_valid(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
     """Beneficiary codes use the codebook's values: SP_* 1/2 (not 0/1), race without 4, ESRD 0/Y, months 0..12."""
     spec = _spec(table)
     if spec.kind is not Kind.BENEFICIARY:
@@ -145,7 +151,7 @@ def flags_valid(storage: Storage, table: TableSpec | str, sample: int) -> CheckO
     counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in rules.values())
     meta: Meta = {}
     examples: list[tuple] = []
-    with _duckdb(t=table_dataset(storage, spec, sample)) as con:
+    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
         for name, count in zip(rules, con.execute(f"SELECT {counts} FROM t").fetchone(), strict=True):
             if count:
                 meta[f"invalid.{name}"] = count
@@ -157,14 +163,16 @@ def flags_valid(storage: Storage, table: TableSpec | str, sample: int) -> CheckO
     return CheckOutcome(not examples, f"{spec.name} sample {sample}: codes within the codebook's values", meta)
 
 
-def references_beneficiaries(storage: Storage, table: TableSpec | str, sample: int) -> CheckOutcome:
+def references_beneficiaries(
+    storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None
+) -> CheckOutcome:
     """Every claim or drug event belongs to a beneficiary of the same sample (samples are disjoint)."""
     spec = _spec(table)
     if spec.kind is Kind.BENEFICIARY:
         raise ValueError(f"references_beneficiaries applies to claim tables, not {spec.name}")
     beneficiaries = table_dataset(storage, BENEFICIARY, sample)
     orphans = "SELECT t.DESYNPUF_ID FROM t ANTI JOIN b ON t.DESYNPUF_ID = b.DESYNPUF_ID"  # null ids are orphans too
-    with _duckdb(t=table_dataset(storage, spec, sample), b=beneficiaries) as con:
+    with _duckdb(t=table_dataset(storage, spec, sample, staged), b=beneficiaries) as con:
         (rows, ids) = con.execute(f"SELECT count(*), count(DISTINCT DESYNPUF_ID) FROM ({orphans})").fetchone()
         examples = con.execute(f"SELECT DISTINCT * FROM ({orphans}) ORDER BY 1 LIMIT {EXAMPLES}").fetchall()
     meta: Meta = {"orphan_rows": rows, "orphan_beneficiaries": ids}

@@ -12,7 +12,6 @@ Per sample, a manifest (url, etag, last_modified, size, sha256 per zip) lets re-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,6 +28,7 @@ from cms_assets.lib import layout
 from cms_assets.lib.site.scraper import RETRY_STATUSES, CmsSite, RemoteFile, SiteError
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec
+from cms_assets.lib.versions import sha256_of
 
 CHUNK = 1024 * 1024
 MANIFEST_VERSION = 1
@@ -76,14 +76,6 @@ def _verify(path: Path, spec: FileSpec) -> None:
     from cms_assets.lib.ingest.zipfiles import verify_zip
 
     verify_zip(path, spec)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

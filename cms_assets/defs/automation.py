@@ -1,0 +1,69 @@
+"""Declarative Automation: how the graph refreshes itself once the sensor has downloaded a new or changed file.
+
+Two conditions, both built from Dagster's own operands:
+
+- :func:`on_sample_change` for per-sample assets fed by per-sample assets (tables, features, their warehouse
+  loads): run a partition when it is new or when an upstream partition's *data version* changed (not merely
+  re-materialized: unchanged files trigger nothing), or when an upstream is requested in the same tick (so a
+  sample's five tables run in one run); never while an upstream is missing, running, or has a failed blocking
+  check.
+- :func:`after_wave` for what sits behind the all-samples model (the model, the predictions, their loads, views,
+  report): the same triggers, but held until nothing upstream - transitively, through every sample - is running
+  or about to be requested. Twenty samples arriving together therefore train the model once, after the last
+  sample's features, and re-score each sample once, with that model.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+AC = dg.AutomationCondition
+
+#: Longest upstream chain in the graph (raw -> beneficiaries -> claims -> features -> model -> predictions ->
+#: warehouse load -> views -> report), so "anything upstream" reaches the site files from the report.
+GRAPH_DEPTH = 8
+
+
+def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg.AutomationCondition:
+    """True when any asset up to ``depth`` hops upstream matches ``condition``."""
+    nested = AC.any_deps_match(condition)
+    for _ in range(depth - 1):
+        nested = AC.any_deps_match(condition | nested)
+    return nested
+
+
+def _changed(*, same_run: bool, only: list[dg.AssetKey] | None = None) -> dg.AutomationCondition:
+    """An upstream's data version changed since the last tick (or, with ``same_run``, it is requested now)."""
+    changed = AC.data_version_changed() | AC.will_be_requested() if same_run else AC.data_version_changed()
+    deps = AC.any_deps_match(changed)
+    if only is not None:
+        deps = deps.allow(dg.AssetSelection.assets(*only))
+    return deps
+
+
+def _gates() -> dg.AutomationCondition:
+    return (
+        ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress() & AC.all_deps_blocking_checks_passed()
+    )
+
+
+def on_sample_change() -> dg.AutomationCondition:
+    """Per-sample refresh: new partition or changed upstream data, with every upstream present and checked."""
+    trigger = (AC.newly_missing() | _changed(same_run=True)).since_last_handled()
+    return (trigger & _gates()).with_label("on_sample_change")
+
+
+def after_wave(triggered_by: list[dg.AssetKey] | None = None) -> dg.AutomationCondition:
+    """Refresh once the wave upstream has settled: changed upstream data (optionally only from ``triggered_by``),
+    nothing upstream running or about to run, every upstream present and checked. An asset found missing on
+    the automation's first evaluation (switched on over existing data) is built too."""
+    missing = AC.newly_missing() | (AC.missing() & AC.initial_evaluation())
+    trigger = (missing | _changed(same_run=False, only=triggered_by)).since_last_handled()
+    settled = ~_upstream(AC.in_progress() | AC.will_be_requested())
+    return (trigger & settled & _gates()).with_label("after_wave")
+
+
+def with_its_asset() -> dg.AutomationCondition:
+    """For a check: requested whenever its asset is, so a downstream asset that waits for the check
+    (``all_deps_blocking_checks_passed``) can join the same run and be stopped there if the check fails."""
+    return AC.any_deps_match(AC.will_be_requested()).with_label("with_its_asset")

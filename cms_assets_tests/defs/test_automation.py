@@ -1,0 +1,143 @@
+"""The graph runs itself, with real processes: ``dagster-daemon run`` on workspace.yaml and a fresh DAGSTER_HOME,
+the local CMS mirror over HTTP, the sensor switched on through the ``dagster`` CLI. The test launches no run.
+
+1. One sample on the site: it reaches the warehouse and the report.
+2. A second sample appears: it flows to the warehouse, the model trains once more (once for the wave), the
+   report follows and covers both.
+3. Sample 1's inpatient file becomes header-only: its table and warehouse rows stay as they were, the run fails
+   naming the file, and nothing downstream runs for that sample.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from cms_assets.daemon import LocalPlatform, prepare_home
+from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
+from cms_assets.demo import demo_env
+from cms_assets.lib import layout
+from cms_assets.lib.generate import generate_sample
+from cms_assets.lib.site.mirror import CmsMirror
+from cms_assets.lib.storage import LocalStorage
+from cms_assets.lib.synpuf.names import FileSpec, Kind
+from cms_assets.lib.versions import sha256_of
+from cms_assets.lib.warehouse.load import Warehouse
+from cms_assets_tests.fixtures.site import write_zip
+
+pytestmark = pytest.mark.slow
+SCALE = 0.002
+FAST = {"CMS_SENSOR_INTERVAL_SECONDS": "5", "CMS_AUTOMATION_INTERVAL_SECONDS": "3"}
+DOWNSTREAM_OF_INPATIENT = ["beneficiary_features", "cost_predictions", "cost_model"] + [
+    f"warehouse/{t}" for t in ("inpatient_claims", "beneficiary_features", "cost_predictions")
+]
+
+
+def _materializations(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> list:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey.from_user_string(key), asset_partitions=[partition] if partition else None
+        ),
+        limit=1000,
+    ).records
+    return sorted(records, key=lambda r: r.storage_id)
+
+
+def _warehouse_rows(data: Path, table: str, sample: int) -> int:
+    wh = Warehouse.from_url(f"duckdb:///{data / 'warehouse.duckdb'}", schema="cms")
+    try:
+        return wh.row_count(table, sample)
+    finally:
+        wh.close()
+
+
+def _parquet_rows(data: Path, key: str) -> int:
+    return pq.ParquetFile(data / key).metadata.num_rows
+
+
+def _runs_by_whom(instance: dg.DagsterInstance) -> dict[str, int]:
+    by: dict[str, int] = {}
+    for run in instance.get_runs():
+        who = run.tags.get("dagster/sensor_name", "test or user")
+        by[who] = by.get(who, 0) + 1
+    return by
+
+
+def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
+    site, data = tmp_path / "site", tmp_path / "data"
+    generate_sample(site, 1, scale=SCALE, seed=5)
+    home = prepare_home(tmp_path / "home")
+    with CmsMirror(site) as mirror:
+        env = {**demo_env(data, mirror.landing_url), **FAST, "CMS_ASSETS_SCRATCH": str(tmp_path / "scratch")}
+        with LocalPlatform(home, env) as platform:
+            platform.start_sensor()  # the one thing a user switches on
+            instance = platform.instance
+
+            # 1. one sample: from the site to the report
+            first = platform.wait_until_settled(timeout=900, quiet_seconds=15, say=print)
+            assert not first.failed, first.failed
+            assert first.complete, first.line()
+            for table in WAREHOUSE_SAMPLE_TABLES:
+                assert _warehouse_rows(data, table, 1) > 0, table
+            assert _warehouse_rows(data, "carrier_claims", 1) == _parquet_rows(
+                data, layout.table_file("carrier_claims", 1)
+            )
+            assert len(_materializations(instance, "cost_model")) == 1
+            assert len(_materializations(instance, "insight_report")) == 1
+            assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
+
+            # 2. a second sample appears on the site
+            generate_sample(site, 2, scale=SCALE, seed=5)
+            platform.started_at = time.time()
+            second = platform.wait_until_settled(timeout=900, quiet_seconds=15, say=print)
+            assert not second.failed, second.failed
+            assert second.samples == ["sample_01", "sample_02"] and second.complete, second.line()
+            for table in WAREHOUSE_SAMPLE_TABLES:
+                assert _warehouse_rows(data, table, 2) > 0, table
+            models = _materializations(instance, "cost_model")
+            assert len(models) == 2  # once per wave
+            assert models[-1].asset_materialization.metadata["samples"].value == [1, 2]
+            reports = _materializations(instance, "insight_report")
+            assert len(reports) == 2
+            last_load = max(r.storage_id for r in _materializations(instance, "warehouse/cost_predictions"))
+            assert reports[-1].storage_id > last_load  # the report was rendered after every sample's scores
+            for pk in ("sample_01", "sample_02"):  # both samples re-scored by the new model
+                scored = _materializations(instance, "cost_predictions", pk)[-1]
+                version = models[-1].asset_materialization.metadata["model_version"].value
+                assert scored.asset_materialization.metadata["model_version"].value == version
+            assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
+
+            # 3. sample 1's inpatient file becomes header-only on the site
+            store = LocalStorage(data)
+            table_key = layout.table_file("inpatient_claims", 1)
+            table_sha, table_rows = sha256_of(data / table_key), _parquet_rows(data, table_key)
+            loaded = _warehouse_rows(data, "inpatient_claims", 1)
+            before = {k: len(_materializations(instance, k, "sample_01")) for k in DOWNSTREAM_OF_INPATIENT[:2]}
+            before_wh = {k: len(_materializations(instance, k, "sample_01")) for k in DOWNSTREAM_OF_INPATIENT[3:]}
+            models_before = len(_materializations(instance, "cost_model"))
+            spec = FileSpec(Kind.INPATIENT, 1)
+            write_zip(site, spec, rows=0)
+            platform.started_at = time.time()
+            third = platform.wait_until_settled(timeout=600, quiet_seconds=20, say=print)
+            assert third.failed, "the header-only file should fail its table's run"
+            [failed] = [instance.get_run_by_id(r) for r in third.failed]
+            messages = [
+                e.dagster_event.message
+                for e in instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+                if e.dagster_event
+            ]
+            assert any(spec.zip_name in m and "rows_positive" in m for m in messages), messages
+            assert sha256_of(data / table_key) == table_sha and _parquet_rows(data, table_key) == table_rows
+            assert store.exists(table_key)
+            assert _warehouse_rows(data, "inpatient_claims", 1) == loaded
+            assert {k: len(_materializations(instance, k, "sample_01")) for k in before} == before
+            assert {k: len(_materializations(instance, k, "sample_01")) for k in before_wh} == before_wh
+            assert len(_materializations(instance, "cost_model")) == models_before
+            [info] = instance.event_log_storage.get_asset_check_partition_info(
+                [dg.AssetCheckKey(dg.AssetKey("inpatient_claims"), "rows_positive")], partition_keys=["sample_01"]
+            )
+            assert info.latest_execution_status.value == "FAILED"
