@@ -55,7 +55,10 @@ def demo_env(data: Path, landing_url: str) -> dict[str, str]:
 def run_demo(
     samples: list[int], scale: float, seed: int, data: Path, home: Path, timeout: float = 3600, port: int = DEMO_PORT
 ) -> int:
-    """Serve a synthetic CMS site and let the daemon take it to the report; print progress and a summary."""
+    """Serve a synthetic CMS site and let the daemon take it to the report; print progress and a summary.
+
+    ``port`` 0 serves the mirror on free ports (tests); the default is the fixed port ``make dev`` serves too.
+    """
     from cms_assets.daemon import LocalPlatform, prepare_home
     from cms_assets.lib.site.mirror import CmsMirror
 
@@ -63,7 +66,7 @@ def run_demo(
     data = data.resolve()
     home = prepare_home(home)
     _generate_site(data / "cms_site", samples, scale, seed)
-    with CmsMirror(data / "cms_site", port=port, downloads_port=port + 1) as mirror:
+    with CmsMirror(data / "cms_site", port=port, downloads_port=port + 1 if port else 0) as mirror:
         _say(f"local CMS mirror: {mirror.landing_url} (downloads host {mirror.downloads_url})")
         with LocalPlatform(home, demo_env(data, mirror.landing_url)) as platform:
             _say(f"dagster-daemon started (DAGSTER_HOME={home}, log {platform.log_path})")

@@ -1,34 +1,36 @@
-"""The README's main command end to end: synthetic site -> tables -> features -> model -> predictions ->
-warehouse -> report, through the real jobs; then the same warehouse jobs against a real PostgreSQL server."""
+"""The README's main command end to end, through a real dagster-daemon: synthetic site -> tables -> features ->
+model -> predictions -> warehouse -> report, every run launched by the sensor or the automation; a second demo
+with unchanged files launches nothing; the UI on the demo's instance lists its runs and the sensor's ticks; then
+the same warehouse jobs against a real PostgreSQL server."""
+
+from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.definitions import build_definitions
-from cms_assets.demo import run_demo
+from cms_assets.demo import demo_env, run_demo
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
+from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
+from cms_assets_tests.fixtures.browser import Browser
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("demo")
     data, home = root / "data", root / "home"
-    old = os.environ.get("DAGSTER_HOME")
-    try:
-        assert run_demo(samples=[1, 2], scale=0.01, seed=3, data=data, home=home) == 0
-    finally:
-        if old is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = old
+    assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=1200, port=0) == 0
     return data, home
 
 
-def test_demo_materializes_everything(demo_run: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path, Path]) -> None:
     data, home = demo_run
     store = LocalStorage(data)
     for sample in (1, 2):
@@ -37,12 +39,39 @@ def test_demo_materializes_everything(demo_run: tuple[Path, Path], capsys: pytes
         assert [o for o in store.list(layout.predictions_dir(sample)) if o.key.endswith(".parquet")]
     assert [o for o in store.list(layout.REPORTS) if o.key.endswith(".html")]
     assert (data / "warehouse.duckdb").exists()
-    # the runs live in the persistent DAGSTER_HOME that `make dev` shows
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the DAGSTER_HOME `make dev` shows
         runs = instance.get_runs()
-    jobs = {r.job_name for r in runs}
-    assert {"sample_refresh_job", "model_job", "scoring_job", "warehouse_job", "reporting_job"} <= jobs
-    assert runs and all(r.is_success for r in runs)
+        assert runs and all(r.is_success for r in runs)
+        launched_by = {r.tags.get("dagster/sensor_name") for r in runs}
+        assert launched_by == {"cms_new_files_sensor", "cms_automation"}
+        assert len(instance.fetch_materializations(dg.AssetKey("cost_model"), limit=10).records) == 1
+
+
+def test_second_demo_with_unchanged_files_launches_no_run(demo_run: tuple[Path, Path]) -> None:
+    data, home = demo_run
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        before = instance.get_runs_count()
+    assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=600, port=0) == 0
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_runs_count() == before
+
+
+def test_ui_lists_the_demo_runs_and_sensor_ticks(demo_run: tuple[Path, Path], browser: Browser, tmp_path: Path) -> None:
+    data, home = demo_run
+    env = demo_env(data, "http://127.0.0.1:9/")  # the UI only reads the instance; no sensor runs here
+    with running_webserver(home, env, tmp_path / "webserver.log") as server:
+        runs_url = f"{server.url}/runs"
+        dom = browser.dump_dom(runs_url)
+        assert "cms_automation" in dom or "__ASSET_JOB" in dom, "the Runs page lists no automation run"
+        assert "Something went wrong" not in dom
+        assert_real_screenshot(browser.screenshot(runs_url, ARTIFACTS / "demo_runs.png"))
+        job_url = f"{server.url}/locations/{server.location}/jobs/sample_refresh_job/runs"
+        dom = browser.dump_dom(job_url)
+        assert "No runs" not in dom and "raw_cms_zips" in dom
+        sensor_url = f"{server.url}/locations/{server.location}/sensors/cms_new_files_sensor"
+        dom = browser.dump_dom(sensor_url)
+        assert "Sensor has never run" not in dom and "Running" in dom
+        assert_real_screenshot(browser.screenshot(sensor_url, ARTIFACTS / "demo_sensor.png"))
 
 
 def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: str) -> None:
@@ -52,15 +81,10 @@ def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: s
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cms_sample", ["sample_01"])
     for _ in range(2):  # twice: idempotent per-sample replace
-        assert (
-            defs.resolve_job_def("warehouse_job")
-            .execute_in_process(instance=instance, partition_key="sample_01")
-            .success
-        )
+        result = defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance, partition_key="sample_01")
+        assert result.success
     assert defs.resolve_job_def("reporting_job").execute_in_process(instance=instance).success
     wh = defs.resources["warehouse"].get()
-    rows = LocalStorage(data)
-    import pyarrow.parquet as pq
-
-    with rows.open_read(layout.table_file("carrier_claims", 1)) as f:
+    with LocalStorage(data).open_read(layout.table_file("carrier_claims", 1)) as f:
         assert wh.row_count("carrier_claims") == pq.ParquetFile(f).metadata.num_rows
+    assert os.path.exists(data / "warehouse.duckdb")

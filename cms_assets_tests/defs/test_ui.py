@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,22 +83,12 @@ def _wait_for_webserver(url: str, proc: subprocess.Popen, log: Path, timeout: fl
         time.sleep(1)
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
-    """`dagster-webserver -w workspace.yaml` as `make dev` runs it, on a free port with a throw-away DAGSTER_HOME."""
-    tmp = tmp_path_factory.mktemp("ui")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "CMS_ASSETS_DATA": str(tmp / "data"),
-        "CMS_ASSETS_DEPLOYMENT": "local",
-    }
+@contextmanager
+def running_webserver(home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
+    """`dagster-webserver -w workspace.yaml` as `make dev` runs it, on a free port, for ``home``."""
+    env = {**os.environ, **env, "DAGSTER_HOME": str(home), "CMS_ASSETS_DEPLOYMENT": "local"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp / "webserver.log"
     cmd = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")]
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -108,6 +99,17 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
         yield Webserver(url, location, keys)
     finally:
         stop_group(proc)
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
+    """The webserver with a throw-away DAGSTER_HOME."""
+    tmp = tmp_path_factory.mktemp("ui")
+    home = tmp / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with running_webserver(home, {"CMS_ASSETS_DATA": str(tmp / "data")}, tmp / "webserver.log") as server:
+        yield server
 
 
 def assert_real_screenshot(png: Path) -> None:
