@@ -326,6 +326,10 @@ def _publish_features(store: Any, sample: int, rows: int = 5) -> None:
     )
     with store.writer(f"{layout.features_dir(sample)}/part-00000-abc.c000.snappy.parquet") as path:
         pq.write_table(table, path)
+    # and what ingest left before: the beneficiary-years the features' row check counts
+    beneficiaries = pa.table({"DESYNPUF_ID": values["DESYNPUF_ID"], "YEAR": pa.array(values["YEAR"], pa.int16())})
+    with store.writer(layout.table_file("beneficiary_summary", sample)) as path:
+        pq.write_table(beneficiaries, path)
 
 
 def _sample_instance() -> dg.DagsterInstance:
@@ -428,7 +432,12 @@ def test_cost_predictions_on_emr_scores_with_the_latest_model(s3_server: S3Serve
     store.write_json(LATEST_MODEL_KEY, {"version": VERSION, "selected": "gbt_log", "samples": [1, 2]})
     _publish_features(store, 3, rows=4)  # any Parquet stands in for the scored part file here
     with store.writer(f"{layout.predictions_dir(3)}/part-00000-abc.c000.snappy.parquet") as path:
-        pq.write_table(pa.table({"DESYNPUF_ID": ["a", "b", "c"], "MODEL_VERSION": [VERSION] * 3}), path)
+        scored = {
+            "DESYNPUF_ID": ["a", "b", "c"],
+            "PREDICTED_NEXT_YEAR_COST": [1.0, 2.0, 3.0],
+            "MODEL_VERSION": [VERSION] * 3,
+        }
+        pq.write_table(pa.table(scored), path)
     summary = {"action": "predict", "samples": [3], "model_version": VERSION, "rows": {3: 3}, "total_rows": 3}
     aws.expect_job(_pipes_lines("cost_predictions", summary))
 

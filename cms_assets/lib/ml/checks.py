@@ -6,6 +6,10 @@ filesystem and queried with DuckDB, so the checks run unchanged on a local direc
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import duckdb
 import pyarrow.dataset as ds
 
@@ -38,6 +42,20 @@ def _one(sql: str, **tables: ds.Dataset) -> tuple:
         con.close()
 
 
+def _missing(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
+    """A check whose input is absent fails, naming what is missing, instead of erroring the step."""
+
+    @functools.wraps(fn)
+    def checked(storage: Storage, sample: int, *args: Any) -> CheckOutcome:
+        try:
+            return fn(storage, sample, *args)
+        except FileNotFoundError as e:
+            return CheckOutcome(False, f"sample {sample}: input missing: {e}", {"missing": str(e)})
+
+    return checked
+
+
+@_missing
 def features_rows_match(storage: Storage, sample: int) -> CheckOutcome:
     """One feature row per beneficiary-year of the beneficiary table, no more, no less."""
     features = _dataset(storage, layout.features_dir(sample))
@@ -49,6 +67,7 @@ def features_rows_match(storage: Storage, sample: int) -> CheckOutcome:
     return CheckOutcome(passed, f"sample {sample}: {rows:,} feature rows for {expected:,} beneficiary-years", meta)
 
 
+@_missing
 def label_coverage(storage: Storage, sample: int) -> CheckOutcome:
     """2008 and 2009 rows carry a next-year cost label (at least MIN_LABEL_COVERAGE of them); 2010 has none."""
     features = _dataset(storage, layout.features_dir(sample))
@@ -67,6 +86,7 @@ def label_coverage(storage: Storage, sample: int) -> CheckOutcome:
     return CheckOutcome(passed, description, meta)
 
 
+@_missing
 def predictions_complete(storage: Storage, sample: int, model_version: str) -> CheckOutcome:
     """Every scored row has a finite, non-negative prediction from the model version just used."""
     scored = _dataset(storage, layout.predictions_dir(sample))
