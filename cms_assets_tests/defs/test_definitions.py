@@ -70,3 +70,39 @@ def test_import_starts_nothing() -> None:
         "assert 'pyspark' not in sys.modules, 'pyspark imported at import time'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_everything_downstream_of_the_cms_files_is_automated() -> None:
+    """Snapshot of the automation wiring: which condition each asset carries, Spark/download/warehouse pools."""
+    graph = _defs().resolve_asset_graph()
+    conditions = {
+        node.key.to_user_string(): node.automation_condition.get_label() if node.automation_condition else None
+        for node in graph.asset_nodes
+    }
+    assert conditions.pop("raw_cms_zips") is None  # the sensor downloads; everything else follows by itself
+    per_sample = {*TABLE_NAMES, "beneficiary_features", *(f"warehouse/{t}" for t in TABLE_NAMES)}
+    per_sample |= {"warehouse/beneficiary_features", "warehouse/cost_predictions"}
+    assert {k for k, v in conditions.items() if v == "on_sample_change"} == per_sample
+    wave = {"cost_model", "cost_predictions", "warehouse/model_metrics", "warehouse/bi_views", "insight_report"}
+    assert {k for k, v in conditions.items() if v == "after_wave"} == wave
+    pools = {node.key.to_user_string(): node.pools for node in graph.asset_nodes}
+    assert pools["beneficiary_features"] == pools["cost_model"] == pools["cost_predictions"] == {"spark"}
+    assert pools["raw_cms_zips"] == {"cms_download"} and pools["insight_report"] == {"warehouse"}
+
+
+def test_checks_are_per_sample_and_described() -> None:
+    graph = _defs().resolve_asset_graph()
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        assert spec.description, key
+        assert spec.partitions_def is not None and spec.blocking, key
+    checked = {k.asset_key.to_user_string() for k in graph.asset_check_keys}
+    assert {"beneficiary_features", "cost_predictions", "warehouse/carrier_claims"} <= checked
+
+
+def test_automation_sensor_is_on_by_default_and_the_cms_sensor_is_switched_on_by_the_user() -> None:
+    defs = build_definitions("local", {"CMS_SENSOR_INTERVAL_SECONDS": "7"})
+    automation = defs.resolve_sensor_def("cms_automation")
+    assert automation.default_status == dg.DefaultSensorStatus.RUNNING
+    cms = defs.resolve_sensor_def("cms_new_files_sensor")
+    assert cms.default_status == dg.DefaultSensorStatus.STOPPED and cms.minimum_interval_seconds == 7
