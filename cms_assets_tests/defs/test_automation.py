@@ -29,7 +29,7 @@ from cms_assets.lib.versions import sha256_of
 from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets_tests.fixtures.site import write_zip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 SCALE = 0.002
 FAST = {"CMS_SENSOR_INTERVAL_SECONDS": "5", "CMS_AUTOMATION_INTERVAL_SECONDS": "3"}
 DOWNSTREAM_OF_INPATIENT = ["beneficiary_features", "cost_predictions", "cost_model"] + [

@@ -19,7 +19,7 @@ from cms_assets.lib.storage import LocalStorage
 from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
 from cms_assets_tests.fixtures.browser import Browser
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
