@@ -3,6 +3,7 @@ the partition in their metadata, and the "checks only" case (a run that selected
 
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 
 import dagster as dg
 
@@ -12,26 +13,27 @@ from cms_assets.lib.ingest.checks import CheckOutcome
 
 
 def partition_check_specs(
-    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], blocking: bool = True
+    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], warn: AbstractSet[str] = frozenset()
 ) -> list[dg.AssetCheckSpec]:
-    """One blocking, partitioned check spec per function; the function's docstring is its description.
+    """One partitioned check spec per function, blocking unless named in ``warn``; the function's docstring is
+    its description.
 
     Partitioned check specs are a Dagster preview feature; we use them knowingly (results per sample in the UI
     and in the automation's blocking-check gate), so their warning is silenced here only.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _specs(asset, checks, blocking)
+        return _specs(asset, checks, warn)
 
 
 def _specs(
-    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], blocking: bool
+    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], warn: AbstractSet[str]
 ) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name,
             asset=dg.AssetKey(asset),
-            blocking=blocking,
+            blocking=name not in warn,
             partitions_def=cms_sample,
             automation_condition=with_its_asset(),
             description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None,
@@ -41,8 +43,10 @@ def _specs(
 
 
 def check_results(
-    asset: str | list[str], partition: str, outcomes: Mapping[str, CheckOutcome]
+    asset: str | list[str], partition: str, outcomes: Mapping[str, CheckOutcome], warn: AbstractSet[str] = frozenset()
 ) -> Iterator[dg.AssetCheckResult]:
+    """Results with the partition in their metadata; WARN severity for the checks named in ``warn`` (what the
+    data is, shown without blocking), ERROR for the rest."""
     for name, outcome in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key=dg.AssetKey(asset),
@@ -50,7 +54,7 @@ def check_results(
             passed=outcome.passed,
             description=outcome.description,
             metadata={**outcome.metadata, "partition": partition},
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.WARN if name in warn else dg.AssetCheckSeverity.ERROR,
         )
 
 
