@@ -1,4 +1,5 @@
-"""The ``cms-assets`` command: generate synthetic CMS data, serve a local CMS mirror, run the whole demo."""
+"""The ``cms-assets`` command: generate synthetic CMS data, serve a local CMS mirror, run the whole demo,
+package the Spark code for EMR."""
 
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(data=Path(args.data), home=Path(args.home), source=args.source)
 
 
+def _cmd_emr_package(args: argparse.Namespace) -> int:
+    """Build the EMR entry script and package zip, upload them, print the variables that point at them."""
+    import os
+
+    from cms_assets.lib.spark.emr_package import build_package, upload_package
+    from cms_assets.lib.storage import storage_from_url
+
+    if not args.to.startswith("s3://") or len(args.to) <= len("s3://"):
+        raise SystemExit(f"--to must be s3://bucket/prefix, got {args.to!r}")
+    target = storage_from_url(
+        args.to, endpoint_url=os.environ.get("CMS_S3_ENDPOINT_URL"), region=os.environ.get("AWS_REGION")
+    )
+    uploaded = upload_package(build_package(), target)
+    for name, value in uploaded.env().items():
+        print(f"{name}={value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cms-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: the demo's site when <data>/cms_site exists, else cms.gov",
     )  # fmt: skip
     dev.set_defaults(func=_cmd_dev)
+
+    emr = sub.add_parser("emr", help="EMR Serverless helpers").add_subparsers(dest="emr_command", required=True)
+    pkg = emr.add_parser("package", help="build and upload the EMR entry script and package zip")
+    pkg.add_argument("--to", required=True, help="s3://bucket/prefix (credentials: boto3's chain)")
+    pkg.set_defaults(func=_cmd_emr_package)
     return parser
 
 

@@ -1,9 +1,11 @@
-"""Shared pytest configuration: one fixtures module per concern (S3, PostgreSQL, Spark, site, data, browser)."""
+"""Shared pytest configuration: one fixtures module per concern (S3, PostgreSQL, Spark, a Spark cluster, site,
+data, browser)."""
 
 pytest_plugins = [
     "cms_assets_tests.fixtures.s3",
     "cms_assets_tests.fixtures.postgres",
     "cms_assets_tests.fixtures.spark",
+    "cms_assets_tests.fixtures.spark_cluster",
     "cms_assets_tests.fixtures.site",
     "cms_assets_tests.fixtures.data",
     "cms_assets_tests.fixtures.browser",
