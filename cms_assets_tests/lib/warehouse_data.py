@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cms_assets.lib import layout
-from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, FEATURE_SCHEMA, METRICS_SCHEMA, PREDICTION_SCHEMA
+from cms_assets.lib.ml.schemas import (
+    CHRONIC_FEATURES,
+    CURRENT,
+    FEATURE_SCHEMA,
+    HOLDOUT,
+    METRICS_SCHEMA,
+    PREDICTION_SCHEMA,
+)
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
 from cms_assets.lib.synpuf.tables import TABLES, Kind
@@ -131,23 +139,38 @@ def features(bene: pa.Table, seed: int = 0) -> pa.Table:
 
 
 def predictions(feats: pa.Table, version: str, seed: int = 0) -> pa.Table:
-    """Noisy predictions of NEXT_YEAR_COST; HIGH_COST marks the top 10% within the sample."""
+    """Noisy predictions of NEXT_YEAR_COST in both scopes, as ``predict`` writes them: ``holdout`` for the 2009 rows
+    with a known label, ``current`` for each beneficiary's latest row; HIGH_COST marks the top 10% of each scope."""
     rng = np.random.default_rng(seed + 11)
-    actual = np.nan_to_num(feats.column("NEXT_YEAR_COST").to_numpy(zero_copy_only=False).astype(float))
-    pred = actual * rng.uniform(0.5, 1.5, len(actual)) + rng.gamma(1.0, 500.0, len(actual))
-    pct = 100.0 * (np.argsort(np.argsort(pred)) + 1) / max(1, len(pred))
-    return pa.Table.from_arrays(
-        [
-            feats.column("DESYNPUF_ID"),
-            feats.column("YEAR"),
-            feats.column("sample"),
-            pa.array(pred),
-            pa.array(pct),
-            pa.array((pct > 90).astype(np.int8)),
-            pa.array([version] * len(pred)),
-        ],
-        schema=PREDICTION_SCHEMA,
-    )
+    rows = feats.to_pylist()
+    latest = {}
+    for r in rows:
+        latest[r["DESYNPUF_ID"]] = max(latest.get(r["DESYNPUF_ID"], 0), r["YEAR"])
+    scoped = [(r, HOLDOUT) for r in rows if r["YEAR"] == 2009 and r["NEXT_YEAR_COST"] is not None]
+    scoped += [(r, CURRENT) for r in rows if r["YEAR"] == latest[r["DESYNPUF_ID"]]]
+    out = []
+    for scope in (HOLDOUT, CURRENT):
+        part = [r for r, s in scoped if s == scope]
+        actual = np.array([r["NEXT_YEAR_COST"] or 0.0 for r in part])
+        pred = actual * rng.uniform(0.5, 1.5, len(part)) + rng.gamma(1.0, 500.0, len(part))
+        order = np.argsort(-pred, kind="stable")
+        high = np.zeros(len(part), np.int8)
+        high[order[: math.ceil(0.1 * len(part))]] = 1
+        pct = 100.0 * np.argsort(np.argsort(pred)) / max(1, len(part) - 1)
+        out += [
+            {
+                "DESYNPUF_ID": r["DESYNPUF_ID"],
+                "YEAR": r["YEAR"],
+                "sample": r["sample"],
+                "PREDICTED_NEXT_YEAR_COST": float(pred[i]),
+                "PREDICTED_PERCENTILE": float(pct[i]),
+                "HIGH_COST": int(high[i]),
+                "MODEL_VERSION": version,
+                "SCOPE": scope,
+            }
+            for i, r in enumerate(part)
+        ]
+    return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
 
 
 def metrics(version: str, trained_at: dt.datetime) -> pa.Table:
