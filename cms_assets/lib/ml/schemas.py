@@ -103,7 +103,7 @@ METRICS_SCHEMA = pa.schema(
         pa.field("MODEL_VERSION", pa.string()),
         pa.field("MODEL_NAME", pa.string()),  # e.g. gbt_log, linear, baseline_mean, baseline_last_year
         pa.field("SPLIT", pa.string()),  # temporal (2009->2010) or random (seeded beneficiary holdout)
-        # r2, rmse, mae, top10_capture, top_decile_lift, and per predicted decile DD (01 = highest predicted):
+        # r2, rmse, mae, rows (scored), top10_capture, top_decile_lift, and per predicted decile DD (01 = highest):
         # decile_DD_cost_share (share of actual cost), decile_DD_mean_predicted, decile_DD_mean_actual
         pa.field("METRIC", pa.string()),
         pa.field("VALUE", _F),

@@ -32,7 +32,7 @@ TRAIN_YEAR, VALID_YEAR = 2008, 2009
 TEMPORAL, RANDOM = "temporal", "random"
 ML_MODELS = ["linear", "linear_log", "gbt", "gbt_log"]
 BASELINES = ["baseline_mean", "baseline_last_year"]
-METRICS = ["r2", "rmse", "mae", "top10_capture", "top_decile_lift"]  # and DECILE_METRICS
+METRICS = ["r2", "rmse", "mae", "rows", "top10_capture", "top_decile_lift"]  # and DECILE_METRICS
 #: GBT size: trains in about a minute on 2 cores at scale 0.01-0.05.
 GBT_PARAMS: dict[str, Any] = {"maxIter": 25, "maxDepth": 5, "stepSize": 0.1, "subsamplingRate": 0.8}
 CHART_POINTS = 3000
@@ -108,7 +108,8 @@ DECILE_METRICS = [decile_metric(d, w) for d in range(1, 11) for w in DECILE_PART
 
 
 def evaluate(scored: DataFrame) -> dict[str, float]:
-    """r2, rmse, mae, top10_capture, top_decile_lift and the decile table of ``prediction`` against the label.
+    """r2, rmse, mae, rows (scored), top10_capture, top_decile_lift and the decile table of ``prediction`` against the
+    label.
 
     Beneficiaries are ranked by prediction (ties broken by a hash of the id, so a constant predictor ranks at random)
     and cut into ten deciles with NTILE, decile 1 the highest predicted. Its size is ceil(10%), so top10_capture (the
@@ -142,6 +143,7 @@ def evaluate(scored: DataFrame) -> dict[str, float]:
         "r2": 1.0 - agg["sse"] / (n * agg["var"]) if n and agg["var"] else nan,
         "rmse": math.sqrt(agg["sse"] / n) if n else nan,
         "mae": agg["sae"] / n if n else nan,
+        "rows": float(n),
     }
     for d in range(1, 11):
         r = deciles.get(d)
