@@ -67,7 +67,7 @@ def bars(
         )
         if annotate_n and s.n is not None:
             labels = ["" if math.isnan(v) else f"n={int(n or 0):,}" for v, n in zip(shown, s.n, strict=True)]
-            ax.bar_label(drawn, labels=labels, fontsize=6, padding=2, rotation=0 if horizontal else 90)
+            ax.bar_label(drawn, labels=labels, fontsize=7, padding=2, rotation=0 if horizontal else 90)
     if horizontal:
         ax.set_yticks(range(len(categories)), categories, fontsize=8)
         ax.set_xlabel(value_label)
