@@ -157,7 +157,8 @@ def latest_model(store) -> dict:
 def cost_predictions(
     context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
 ) -> dg.MaterializeResult:
-    """Predicted next-year cost for each beneficiary's latest year in the sample, with the model version."""
+    """Predicted next-year cost for each beneficiary's latest year in the sample (SCOPE current) and for the temporal
+    holdout's 2009 rows with known 2010 cost (SCOPE holdout), with the model version."""
     store = storage.get()
     sample = int(context.partition_key.removeprefix("sample_"))
     version = latest_model(store)["version"]
