@@ -28,6 +28,16 @@ def n_label(label: str, n: float | None) -> str:
     return f"{label} (n<{MIN_CELL})" if suppressed(n) else f"{label} (n={int(n or 0):,})"
 
 
+def compact(v: float) -> str:
+    """Axis numbers that stay short: 1,500 -> 1.5k, 2,000,000 -> 2M, 0.25 -> 0.25."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:g}M"
+    if a >= 1e4:
+        return f"{v / 1e3:g}k"
+    return f"{v:,.0f}" if a >= 100 or v == int(v) else f"{v:g}"
+
+
 @dataclass
 class Series:
     """One bar series: its values and the beneficiaries behind each (None: not a beneficiary count, never hidden)."""
@@ -68,6 +78,11 @@ def bars(
         if annotate_n and s.n is not None:
             labels = ["" if math.isnan(v) else f"n={int(n or 0):,}" for v, n in zip(shown, s.n, strict=True)]
             ax.bar_label(drawn, labels=labels, fontsize=7, padding=2, rotation=0 if horizontal else 90)
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    value_axis = ax.xaxis if horizontal else ax.yaxis
+    value_axis.set_major_locator(MaxNLocator(6))
+    value_axis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
     if horizontal:
         ax.set_yticks(range(len(categories)), categories, fontsize=8)
         ax.set_xlabel(value_label)
