@@ -379,9 +379,11 @@ def test_features_asset_dispatches_to_emr(s3_server: S3Server, aws: FakeAws) -> 
 
 def _publish_model(store: Any, version: str) -> None:
     """What ``emr_entry --action train`` leaves besides the Spark pipeline: the info summary, chart and metrics."""
+    deciles = [(f"decile_{d:02d}_cost_share", share) for d, share in enumerate([0.3] + [0.7 / 9] * 9, start=1)]
     metrics = [
-        {"MODEL_NAME": n, "SPLIT": "temporal", "METRIC": "r2", "VALUE": v, "SELECTED": n == "gbt_log"}
-        for n, v in (("gbt_log", 0.31), ("baseline_mean", 0.0))
+        {"MODEL_NAME": n, "SPLIT": "temporal", "METRIC": m, "VALUE": v, "SELECTED": n == "gbt_log"}
+        for n, r2 in (("gbt_log", 0.31234), ("baseline_mean", 0.0))
+        for m, v in (("r2", r2), ("mae", 2345.678), ("top10_capture", 0.3), ("top_decile_lift", 3.0), *deciles)
     ]
     info = {"version": version, "selected": "gbt_log", "metrics": metrics, "importances": [["AGE", 0.7]],
             "train_rows": 900, "valid_rows": 800}  # fmt: skip
@@ -408,7 +410,9 @@ def test_cost_model_on_emr_moves_the_pointer_to_the_reported_version(s3_server: 
     assert store.read_json(LATEST_MODEL_KEY) == {"version": VERSION, "selected": "gbt_log", "samples": [1, 2]}
     metadata = _run_metadata(result)
     assert metadata["model_version"] == VERSION and metadata["train_rows"] == 900
-    assert metadata["temporal/gbt_log/r2"] == pytest.approx(0.31)
+    assert metadata["temporal_r2"] == 0.312 and metadata["temporal_mae"] == 2346.0
+    assert [r.data["model"] for r in metadata["metrics"].records] == ["gbt_log (selected)", "baseline_mean"]
+    assert len(metadata["decile_lift"]) < 1000 and "data:image/png;base64," in metadata["decile_lift"]
     assert metadata["location"] == f"s3://{store.bucket}/prefix/{layout.model_dir(VERSION)}"
 
 

@@ -129,8 +129,11 @@ def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Pa
     assert (tmp_path / chart_key("v-emr")).read_bytes().startswith(b"\x89PNG")
     assert read_model_info(LocalStorage(tmp_path), "v-emr")["selected"] == trained["selected_model"]
     scored = emr_entry.main(["--action", "predict", *common, "--model-version", "v-emr"])
-    beneficiaries = spark.read.parquet(f"{out}/{layout.features_dir(1)}").select("DESYNPUF_ID").distinct().count()
-    assert scored["rows"] == {1: beneficiaries}
+    feats = spark.read.parquet(f"{out}/{layout.features_dir(1)}")
+    beneficiaries = feats.select("DESYNPUF_ID").distinct().count()
+    holdout = feats.where("YEAR = 2009 AND NEXT_YEAR_COST IS NOT NULL").count()
+    assert scored["scopes"] == {1: {"current": beneficiaries, "holdout": holdout}}
+    assert scored["rows"] == {1: beneficiaries + holdout}
 
 
 def test_entry_reports_through_pipes(generated_root: Path, tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
 from cms_assets.lib.spark.features import build_features, read_tables, write_features
 from cms_assets.lib.spark.model import (
     BASELINES,
+    DECILE_METRICS,
     METRICS,
     ML_MODELS,
     evaluate,
@@ -36,11 +38,15 @@ def result(features):
 
 def test_every_metric_present_and_finite(result) -> None:
     got = {(m["MODEL_NAME"], m["SPLIT"], m["METRIC"]): m["VALUE"] for m in result.metrics}
-    want = {(n, s, m) for n in ML_MODELS + BASELINES for s in ("temporal", "random") for m in METRICS}
+    want = {(n, s, m) for n in ML_MODELS + BASELINES for s in ("temporal", "random") for m in METRICS + DECILE_METRICS}
     assert set(got) == want and len(result.metrics) == len(want)
     assert all(math.isfinite(v) for v in got.values()), {k: v for k, v in got.items() if not math.isfinite(v)}
     assert {m["MODEL_NAME"] for m in result.metrics if m["SELECTED"]} == {result.selected}
     assert result.train_rows > 1000 and result.valid_rows > 1000 and result.seconds > 0
+    for name in ML_MODELS + BASELINES:
+        shares = [got[(name, "temporal", f"decile_{d:02d}_cost_share")] for d in range(1, 11)]
+        assert sum(shares) == pytest.approx(1.0) and shares[0] == got[(name, "temporal", "top10_capture")]
+        assert got[(name, "temporal", "rows")] == result.valid_rows
 
 
 def test_selected_model_beats_both_baselines_on_the_temporal_holdout(result) -> None:
@@ -57,7 +63,7 @@ def test_chart_and_importances(result) -> None:
     assert len(names) == len(set(names)) and "STATE" in names  # one-hot columns folded back to their feature
 
 
-def test_saved_model_predicts_latest_year_per_beneficiary(spark, result, features, tmp_path) -> None:
+def test_saved_model_predicts_current_and_holdout_scopes(spark, result, features, tmp_path) -> None:
     from pyspark.sql import functions as F
 
     save_model(result, str(tmp_path / "model"), "v-test")
@@ -66,21 +72,28 @@ def test_saved_model_predicts_latest_year_per_beneficiary(spark, result, feature
     scored = predict(load_model(str(tmp_path / "model")), features, "v-test").cache()
     arrow = scored.toArrow()
     assert [(f.name, f.type) for f in arrow.schema] == [(f.name, f.type) for f in PREDICTION_SCHEMA]
+    assert set(arrow["SCOPE"].to_pylist()) == {"current", "holdout"}
+    current = scored.where("SCOPE = 'current'")
     latest = features.groupBy("DESYNPUF_ID").agg(F.max("YEAR").alias("YEAR"))
-    assert scored.count() == latest.count() == scored.select("DESYNPUF_ID").distinct().count()
-    assert scored.join(latest, ["DESYNPUF_ID", "YEAR"], "left_anti").count() == 0
-    n = arrow.num_rows
-    assert sum(arrow["HIGH_COST"].to_pylist()) == math.ceil(0.1 * n)
-    pct = arrow["PREDICTED_PERCENTILE"].to_pylist()
-    assert min(pct) == 0.0 and max(pct) == 100.0
+    assert current.count() == latest.count() == current.select("DESYNPUF_ID").distinct().count()
+    assert current.join(latest, ["DESYNPUF_ID", "YEAR"], "left_anti").count() == 0
+    # The holdout: every 2009 row whose 2010 cost is known, and nothing else.
+    holdout = scored.where("SCOPE = 'holdout'").select("DESYNPUF_ID", "YEAR")
+    labelled = features.where("YEAR = 2009 AND NEXT_YEAR_COST IS NOT NULL").select("DESYNPUF_ID", "YEAR")
+    assert holdout.count() == labelled.count() > 1000 and holdout.exceptAll(labelled).count() == 0
+    for scope in ("current", "holdout"):
+        part = arrow.filter(pc.equal(arrow["SCOPE"], scope))
+        assert sum(part["HIGH_COST"].to_pylist()) == math.ceil(0.1 * part.num_rows)
+        pct = part["PREDICTED_PERCENTILE"].to_pylist()
+        assert min(pct) == 0.0 and max(pct) == 100.0
+        # The high-cost flag marks the highest predictions of its scope.
+        high = scored.where(f"SCOPE = '{scope}' AND HIGH_COST = 1").agg(F.min("PREDICTED_NEXT_YEAR_COST")).first()[0]
+        low = scored.where(f"SCOPE = '{scope}' AND HIGH_COST = 0").agg(F.max("PREDICTED_NEXT_YEAR_COST")).first()[0]
+        assert high >= low
     assert set(arrow["MODEL_VERSION"].to_pylist()) == {"v-test"}
     # The loaded model scores exactly as the one in memory.
     again = predict(result.model, features, "v-test")
     assert scored.exceptAll(again).count() == 0
-    # The high-cost flag marks the highest predictions.
-    high = scored.where("HIGH_COST = 1").agg(F.min("PREDICTED_NEXT_YEAR_COST")).first()[0]
-    low = scored.where("HIGH_COST = 0").agg(F.max("PREDICTED_NEXT_YEAR_COST")).first()[0]
-    assert high >= low
     scored.unpersist()
 
 
@@ -90,13 +103,31 @@ def test_metrics_by_hand(spark) -> None:
     predicted = [0, 0, 0, 0, 0, 0, 0, 0, 110, 890]
     rows = [(f"{i:016X}", float(a), float(p)) for i, (a, p) in enumerate(zip(actual, predicted, strict=True))]
     df = spark.createDataFrame(rows, "DESYNPUF_ID string, NEXT_YEAR_COST double, prediction double")
-    got = evaluate(df, 10)
+    got = evaluate(df)
     # mean a = 100; var_pop = (8 * 100^2 + 0^2 + 800^2) / 10 = (80000 + 640000) / 10 = 72000; sse = 200
     assert got["r2"] == pytest.approx(1 - 200 / (10 * 72000))
     assert got["rmse"] == pytest.approx(math.sqrt(200 / 10))
     assert got["mae"] == pytest.approx(20 / 10)
     # top 10% = ceil(1) row: the highest prediction (890) whose actual is 900, of a total 1000.
     assert got["top10_capture"] == pytest.approx(900 / 1000)
+    assert got["top_decile_lift"] == pytest.approx(9.0) and got["rows"] == 10
+
+
+def test_deciles_by_hand(spark) -> None:
+    # 25 beneficiaries, predicted p = 1..25, actual 10 p: NTILE(10) gives deciles 1-5 three rows, 6-10 two rows.
+    rows = [(f"{p:016X}", 10.0 * p, float(p)) for p in range(1, 26)]
+    df = spark.createDataFrame(rows, "DESYNPUF_ID string, NEXT_YEAR_COST double, prediction double")
+    got = evaluate(df)
+    total = 10 * 325
+    # decile 1 = p 25, 24, 23; decile 6 = p 10, 9; decile 10 = p 2, 1
+    assert got["decile_01_cost_share"] == pytest.approx(720 / total) == got["top10_capture"]
+    assert got["decile_01_mean_predicted"] == pytest.approx(24) and got["decile_01_mean_actual"] == pytest.approx(240)
+    assert got["decile_06_cost_share"] == pytest.approx(190 / total)
+    assert got["decile_06_mean_predicted"] == pytest.approx(9.5)
+    assert got["decile_10_cost_share"] == pytest.approx(30 / total)
+    assert got["decile_10_mean_actual"] == pytest.approx(15)
+    assert got["top_decile_lift"] == pytest.approx((720 / total) / (3 / 25))
+    assert sum(got[f"decile_{d:02d}_cost_share"] for d in range(1, 11)) == pytest.approx(1.0)
 
 
 def test_training_needs_both_years(spark, features) -> None:

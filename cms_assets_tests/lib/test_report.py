@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import math
 import struct
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from cms_assets.lib.storage import LocalStorage
+from cms_assets.lib.warehouse.charts import Series, n_label
 from cms_assets.lib.warehouse.load import Warehouse, partition_keys
 from cms_assets.lib.warehouse.report import ReportResult, build_report
-from cms_assets_tests.lib.warehouse_data import metrics, write_sample
+from cms_assets.lib.warehouse.report_sections import count
+from cms_assets_tests.fixtures.browser import Browser
+from cms_assets_tests.lib.warehouse_data import STATES, metrics, write_sample
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class _Images(HTMLParser):
@@ -31,13 +33,32 @@ class _Images(HTMLParser):
             self.srcs.append(dict(attrs)["src"] or "")
 
 
-def _fill(wh: Warehouse, storage: LocalStorage, samples: tuple[int, ...], ml: bool) -> None:
+REPORT_STATES = [5, 10, 33]  # few states, so per-state cells reach n >= 11 on a small warehouse
+CHARTS = {
+    "cost_by_year", "cost_by_state", "cost_by_age_sex", "cost_by_race", "utilization", "part_d", "top_diagnoses",
+    "top_hcpcs", "top_ndc", "chronic_prevalence", "chronic_cost", "high_cost_holdout", "high_cost_current",
+    "model_metrics", "model_lift", "model_calibration",
+}  # fmt: skip
+NO_ML_CHARTS = CHARTS - {"high_cost_holdout", "high_cost_current", "model_metrics", "model_lift", "model_calibration"}
+
+
+def _fill(
+    wh: Warehouse,
+    storage: LocalStorage,
+    samples: tuple[int, ...],
+    ml: bool,
+    n: int = 300,
+    states: list[int] = REPORT_STATES,
+) -> dict[int, dict]:
     wh.ensure_schema()
+    data = {}
     for s in samples:
-        for table in write_sample(storage, s, n=80, version="v1" if ml else None):
+        data[s] = write_sample(storage, s, n=n, version="v1" if ml else None, states=states)
+        for table in data[s]:
             wh.load_partition(table, s, storage, partition_keys(storage, table, s))
     if ml:
         wh.replace_rows("model_metrics", {"MODEL_VERSION": "v1"}, metrics("v1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+    return data
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -57,37 +78,93 @@ def _check_links(storage: LocalStorage, result: ReportResult) -> str:
     return page
 
 
+def _names(result: ReportResult) -> set[str]:
+    return {k.rsplit("/", 1)[1].removesuffix(".png") for k in result.png_keys}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, LocalStorage, dict[int, dict]]:
+    tmp = tmp_path_factory.mktemp("report")
+    storage = LocalStorage(tmp / "data")
+    wh = Warehouse.from_url(f"duckdb:///{tmp}/wh.duckdb")
+    data = _fill(wh, storage, (1, 2), ml=True)
+    return wh, storage, data
+
+
 @pytest.fixture
-def full(tmp_path: Path) -> tuple[Warehouse, LocalStorage]:
-    storage = LocalStorage(tmp_path / "data")
-    wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
-    _fill(wh, storage, (1, 2), ml=True)
-    return wh, storage
+def full(built: tuple[Warehouse, LocalStorage, dict[int, dict]]) -> tuple[Warehouse, LocalStorage]:
+    return built[0], built[1]
 
 
 def test_report_has_every_chart_and_valid_links(full: tuple[Warehouse, LocalStorage]) -> None:
     wh, storage = full
     result = build_report(wh, storage, "reports/insight_report")
-    assert result.html_key == "reports/insight_report/index.html"
-    assert result.charts == len(result.png_keys) == 8
+    assert result.html_key == f"reports/insight_report/history/{result.run}/index.html"
+    assert _names(result) == CHARTS and result.charts == len(CHARTS)
     page = _check_links(storage, result)
     assert "not yet materialized" not in page
-    for title in ("per beneficiary by year", "Chronic condition prevalence", "high-cost cohort", "Model metrics"):
+    for title in ("Cost per member month by year and setting", "Utilization per 1,000", "Top 20 ICD-9 diagnoses",
+                  "Part D drug cost", "high-cost cohort on the holdout", "Decile lift", "Calibration"):  # fmt: skip
         assert title in page
+    assert "fewer than 11 beneficiaries" in page and "CMS cell-size convention" in page
+    assert "beneficiary_summary: samples 1, 2" in page and "predictions by model v1" in page
     width, height = _png_size(result.thumbnail_png)
-    assert 100 < width <= 400 and 50 < height <= 300
+    assert 100 < width <= 450 and 50 < height <= 300
+
+
+def test_cohort_section_shows_the_true_holdout_share(built: tuple[Warehouse, LocalStorage, dict[int, dict]]) -> None:
+    wh, storage, data = built
+    actual = {
+        (r["DESYNPUF_ID"], r["YEAR"]): r["NEXT_YEAR_COST"] or 0.0
+        for d in data.values()
+        for r in d["beneficiary_features"].to_pylist()
+    }
+    holdout = [r for d in data.values() for r in d["cost_predictions"].to_pylist() if r["SCOPE"] == "holdout"]
+    flagged = sum(actual[(r["DESYNPUF_ID"], r["YEAR"])] for r in holdout if r["HIGH_COST"])
+    share = flagged / sum(actual[(r["DESYNPUF_ID"], r["YEAR"])] for r in holdout)
+    assert 0.1 < share < 1
+    page = _check_links(storage, build_report(wh, storage, "reports/cohort"))
+    assert f"accounted for {100 * share:.1f}% of their actual 2010 cost" in page
+    assert "2009 features scored by the model trained on 2008 -&gt; 2009" in page
+    assert "no actual cost is shown" in page  # the current cohort: 2011 is not in the data
+
+
+def test_small_cells_are_suppressed(tmp_path: Path) -> None:
+    """Spread over 52 states, 80 beneficiaries leave every state under 11: the state chart shows none of them."""
+    storage = LocalStorage(tmp_path / "data")
+    wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
+    data = _fill(wh, storage, (1,), ml=False, n=80, states=STATES)
+    bene = data[1]["beneficiary_summary"].filter(pc.equal(data[1]["beneficiary_summary"]["YEAR"], 2009))
+    states = len(set(bene["SP_STATE_CODE"].to_pylist()))
+    page = _check_links(storage, build_report(wh, storage, "reports/small"))
+    assert f"{states} states with fewer than 11 beneficiaries suppressed" in page
+    shown = Series("x", [5.0, 6.0, None], [11, 10, 40]).shown()
+    assert shown[0] == 5.0 and math.isnan(shown[1]) and math.isnan(shown[2])
+    assert (n_label("CA", 10), n_label("CA", 11), count(10), count(1234)) == ("CA (n<11)", "CA (n=11)", "<11", "1,234")
+
+
+def test_runs_are_kept_with_a_latest_pointer(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "data")
+    wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
+    _fill(wh, storage, (1,), ml=False, n=40)
+    first = build_report(wh, storage, "reports/r")
+    second = build_report(wh, storage, "reports/r")
+    assert first.run != second.run and sorted([first.run, second.run]) == [first.run, second.run]
+    for result in (first, second):
+        _check_links(storage, result)  # the first run's page and charts survive the second
+    assert storage.read_json("reports/r/latest.json")["html_key"] == second.html_key
+    redirect = storage.read_bytes(second.latest_key).decode()
+    assert f'url=history/{second.run}/index.html"' in redirect
 
 
 def test_missing_predictions_and_metrics_are_announced(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "data")
     wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
-    storage.write_bytes("reports/r/old_chart.png", PNG_MAGIC)  # left over from an earlier report
-    _fill(wh, storage, (1,), ml=False)
+    _fill(wh, storage, (1, 2), ml=False)
     result = build_report(wh, storage, "reports/r")
     page = _check_links(storage, result)
-    assert result.charts == 6
-    assert page.count("not yet materialized") == 2
-    assert not storage.exists("reports/r/old_chart.png")
+    assert _names(result) == NO_ML_CHARTS
+    assert page.count("not yet materialized") == 3  # holdout cohort, current cohort, model metrics
 
 
 def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
@@ -95,45 +172,32 @@ def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
     wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
     result = build_report(wh, storage)
     page = _check_links(storage, result)
-    assert result.charts == 0 and page.count("not yet materialized") == 3
+    # cost, utilization, Part D, three top-code sections, two cohorts, model metrics
+    assert result.charts == 0 and page.count("not yet materialized") == 9
     assert _png_size(result.thumbnail_png)[0] > 0
 
 
 def test_report_from_postgres(postgres_db_url: str, tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "data")
     wh = Warehouse.from_url(postgres_db_url)
-    _fill(wh, storage, (1,), ml=True)
+    _fill(wh, storage, (1, 2), ml=True)
     result = build_report(wh, storage)
-    assert result.charts == 8
+    assert _names(result) == CHARTS
     assert "not yet materialized" not in _check_links(storage, result)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
-def test_report_renders_in_headless_chromium(full: tuple[Warehouse, LocalStorage], tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(full: tuple[Warehouse, LocalStorage], browser: Browser) -> None:
+    """A full-page screenshot for a person to read (test-artifacts/insight_report.png): every chart, titled, with n."""
     from PIL import Image
 
     wh, storage = full
     result = build_report(wh, storage)
-    page = storage.local_path(result.html_key)
     out = REPO / "test-artifacts" / "insight_report.png"
-    out.parent.mkdir(exist_ok=True)
-    out.unlink(missing_ok=True)
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        f"--screenshot={out}",
-        "--window-size=1280,2000",
-    ]
-    proc = subprocess.run([CHROMIUM, *flags, page.as_uri()], capture_output=True, text=True, timeout=180)
-    assert out.exists(), proc.stderr[-2000:]
+    tall = Browser(browser.binary, virtual_time_ms=5000, window=f"1100,{700 * len(CHARTS) + 1500}")
+    tall.screenshot(storage.local_path(result.latest_key).as_uri(), out, timeout=180)  # through the redirect
     with Image.open(out) as img:
-        assert img.size == (1280, 2000)
+        assert img.size[0] == 1100
         colours = img.convert("RGB").getcolors(maxcolors=1_000_000)
     assert colours is not None and len(colours) > 50  # text and charts, not a blank or single-colour page
+    dom = tall.dump_dom(storage.local_path(result.latest_key).as_uri())
+    assert dom.count("<img") == len(CHARTS) and dom.count("<h2>") == dom.count("<section>") >= len(CHARTS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +13,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cms_assets.lib import layout
-from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, FEATURE_SCHEMA, METRICS_SCHEMA, PREDICTION_SCHEMA
+from cms_assets.lib.ml.schemas import (
+    CHRONIC_FEATURES,
+    CURRENT,
+    FEATURE_SCHEMA,
+    HOLDOUT,
+    METRICS_SCHEMA,
+    PREDICTION_SCHEMA,
+)
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
 from cms_assets.lib.synpuf.tables import TABLES, Kind
@@ -20,6 +29,12 @@ from cms_assets.lib.warehouse.schema import string_length
 STATES = [s for s in range(1, 55) if s not in (40, 48)]
 YEARS = (2008, 2009, 2010)
 _EPOCH_2008 = (dt.date(2008, 1, 1) - dt.date(1970, 1, 1)).days
+_CODE_POOL = {
+    "ICD9_DGNS_CD_": ["4019", "25000", "4280", "V5869", "2724", "41401", "486", "5990", "0389", None],
+    "LINE_ICD9_DGNS_CD_": ["4019", "25000", "4280", "V5869", "2724", "41401", "486", None, None, None],
+    "HCPCS_CD_": ["99213", "99214", "85025", "80053", "36415", "93000", None, None, None, None],
+    "PROD_SRVC_ID": ["00093505601", "00378018001", "00781107101", "63304082790", "00904198261", "68180051303"],
+}
 
 
 def _money(values: np.ndarray) -> pa.Array:
@@ -55,7 +70,7 @@ def random_table(schema: pa.Schema, n: int, rng: np.random.Generator, fixed: dic
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def beneficiaries(sample: int, n: int, seed: int = 0) -> pa.Table:
+def beneficiaries(sample: int, n: int, seed: int = 0, states: list[int] = STATES) -> pa.Table:
     """``n`` beneficiaries of one sample over 2008-2010 (a few disappear each year), skewed annual amounts."""
     rng = np.random.default_rng(seed * 1000 + sample)
     ids = [f"{sample:02X}{i:014X}" for i in rng.choice(10**9, n, replace=False)]
@@ -64,7 +79,7 @@ def beneficiaries(sample: int, n: int, seed: int = 0) -> pa.Table:
     ]
     sex = rng.choice([1, 2], n, p=[0.444, 0.556])
     race = rng.choice([1, 2, 3, 5], n, p=[0.828, 0.1065, 0.0421, 0.0234])
-    state = rng.choice(STATES, n)
+    state = rng.choice(states, n)
     parts = []
     alive = np.ones(n, bool)
     for year in YEARS:
@@ -104,6 +119,14 @@ def claims(kind: Kind, bene: pa.Table, n: int, seed: int = 0) -> pa.Table:
     }
     if "SEGMENT" in TABLES[kind].csv_types:
         fixed["SEGMENT"] = pa.array([1] * n)
+    if kind is Kind.INPATIENT:  # stays of 0-14 days in 2008-2010
+        admitted = _EPOCH_2008 + rng.integers(0, 1080, n)
+        fixed["CLM_ADMSN_DT"] = pa.array(admitted.astype(np.int32)).cast(pa.date32())
+        fixed["NCH_BENE_DSCHRG_DT"] = pa.array((admitted + rng.integers(0, 15, n)).astype(np.int32)).cast(pa.date32())
+    # Codes from small pools, as real claims concentrate on few codes (so top-code charts have cells of n >= 11).
+    for name in TABLES[kind].csv_types:
+        if re.fullmatch(r"(LINE_)?ICD9_DGNS_CD_\d+|HCPCS_CD_\d+|PROD_SRVC_ID", name):
+            fixed[name] = pa.array(rng.choice(_CODE_POOL[name.rstrip("0123456789")], n))
     return random_table(TABLES[kind].schema, n, rng, fixed)
 
 
@@ -131,40 +154,63 @@ def features(bene: pa.Table, seed: int = 0) -> pa.Table:
 
 
 def predictions(feats: pa.Table, version: str, seed: int = 0) -> pa.Table:
-    """Noisy predictions of NEXT_YEAR_COST; HIGH_COST marks the top 10% within the sample."""
+    """Noisy predictions of NEXT_YEAR_COST in both scopes, as ``predict`` writes them: ``holdout`` for the 2009 rows
+    with a known label, ``current`` for each beneficiary's latest row; HIGH_COST marks the top 10% of each scope."""
     rng = np.random.default_rng(seed + 11)
-    actual = np.nan_to_num(feats.column("NEXT_YEAR_COST").to_numpy(zero_copy_only=False).astype(float))
-    pred = actual * rng.uniform(0.5, 1.5, len(actual)) + rng.gamma(1.0, 500.0, len(actual))
-    pct = 100.0 * (np.argsort(np.argsort(pred)) + 1) / max(1, len(pred))
-    return pa.Table.from_arrays(
-        [
-            feats.column("DESYNPUF_ID"),
-            feats.column("YEAR"),
-            feats.column("sample"),
-            pa.array(pred),
-            pa.array(pct),
-            pa.array((pct > 90).astype(np.int8)),
-            pa.array([version] * len(pred)),
-        ],
-        schema=PREDICTION_SCHEMA,
-    )
+    rows = feats.to_pylist()
+    latest = {}
+    for r in rows:
+        latest[r["DESYNPUF_ID"]] = max(latest.get(r["DESYNPUF_ID"], 0), r["YEAR"])
+    scoped = [(r, HOLDOUT) for r in rows if r["YEAR"] == 2009 and r["NEXT_YEAR_COST"] is not None]
+    scoped += [(r, CURRENT) for r in rows if r["YEAR"] == latest[r["DESYNPUF_ID"]]]
+    out = []
+    for scope in (HOLDOUT, CURRENT):
+        part = [r for r, s in scoped if s == scope]
+        actual = np.array([r["NEXT_YEAR_COST"] or 0.0 for r in part])
+        pred = actual * rng.uniform(0.5, 1.5, len(part)) + rng.gamma(1.0, 500.0, len(part))
+        order = np.argsort(-pred, kind="stable")
+        high = np.zeros(len(part), np.int8)
+        high[order[: math.ceil(0.1 * len(part))]] = 1
+        pct = 100.0 * np.argsort(np.argsort(pred)) / max(1, len(part) - 1)
+        out += [
+            {
+                "DESYNPUF_ID": r["DESYNPUF_ID"],
+                "YEAR": r["YEAR"],
+                "sample": r["sample"],
+                "PREDICTED_NEXT_YEAR_COST": float(pred[i]),
+                "PREDICTED_PERCENTILE": float(pct[i]),
+                "HIGH_COST": int(high[i]),
+                "MODEL_VERSION": version,
+                "SCOPE": scope,
+            }
+            for i, r in enumerate(part)
+        ]
+    return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
 
 
 def metrics(version: str, trained_at: dt.datetime) -> pa.Table:
-    rows = [
-        {
-            "MODEL_VERSION": version,
-            "MODEL_NAME": model,
-            "SPLIT": split,
-            "METRIC": metric,
-            "VALUE": value,
-            "SELECTED": model == "gbt_log",
-            "TRAINED_AT": trained_at,
-        }
-        for model, base in (("gbt_log", 0.3), ("linear", 0.2), ("baseline_mean", 0.0))
-        for split in ("temporal", "random")
-        for metric, value in (("r2", base), ("top10_capture", 0.1 + base), ("mae", 3000.0 - 1000 * base))
-    ]
+    """Metrics of three models on both splits, with a decile table whose lift falls with the model's quality."""
+    rows = []
+    for model, base in (("gbt_log", 0.3), ("linear", 0.2), ("baseline_mean", 0.0)):
+        shares = [1.0 + base * (9 - 2 * d) / 9 for d in range(10)]  # sums to 10, decreasing when base > 0
+        values = {"r2": base, "top10_capture": shares[0] / 10, "mae": 3000.0 - 1000 * base, "rows": 1000.0}
+        for d, share in enumerate(shares, start=1):
+            values[f"decile_{d:02d}_cost_share"] = share / 10
+            values[f"decile_{d:02d}_mean_actual"] = 400.0 * share
+            values[f"decile_{d:02d}_mean_predicted"] = 400.0 * (1 + (share - 1) * 0.8)
+        rows += [
+            {
+                "MODEL_VERSION": version,
+                "MODEL_NAME": model,
+                "SPLIT": split,
+                "METRIC": metric,
+                "VALUE": value,
+                "SELECTED": model == "gbt_log",
+                "TRAINED_AT": trained_at,
+            }
+            for split in ("temporal", "random")
+            for metric, value in values.items()
+        ]
     return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
 
 
@@ -174,9 +220,11 @@ def write_parquet(storage: Storage, key: str, table: pa.Table) -> None:
     storage.write_bytes(key, buf.getvalue())
 
 
-def write_sample(storage: Storage, sample: int, n: int = 60, seed: int = 0, version: str | None = "v1") -> dict:
+def write_sample(
+    storage: Storage, sample: int, n: int = 60, seed: int = 0, version: str | None = "v1", states: list[int] = STATES
+) -> dict:
     """Write every table of one sample (and its features/predictions when ``version``) at the layout keys."""
-    bene = beneficiaries(sample, n, seed)
+    bene = beneficiaries(sample, n, seed, states)
     out = {"beneficiary_summary": bene}
     write_parquet(storage, layout.table_file("beneficiary_summary", sample), bene)
     for kind in (Kind.INPATIENT, Kind.OUTPATIENT, Kind.CARRIER, Kind.PDE):

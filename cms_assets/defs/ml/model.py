@@ -1,6 +1,5 @@
 """cost_model and cost_predictions: train/select the next-year cost model; score every sample."""
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -18,6 +17,9 @@ from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import (
     LATEST_MODEL_KEY,
     chart_key,
+    decile_shares,
+    headline,
+    metric_table,
     metrics_rows,
     model_version,
     read_model_info,
@@ -25,7 +27,9 @@ from cms_assets.lib.ml.artifacts import (
     write_model_files,
 )
 from cms_assets.lib.ml.checks import predictions_complete
+from cms_assets.lib.ml.inline_chart import lift_markdown
 from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
+from cms_assets.lib.spark.model import BASELINES
 
 
 class CostModelConfig(dg.Config):
@@ -65,30 +69,40 @@ def cost_model(
     # The pointer moves last, and only after the model, its metrics and chart are all published.
     write_latest(store, trained["version"], trained["selected"], samples)
     context.log.info(f"selected {trained['selected']} ({trained['version']}) trained on samples {samples}")
-    numeric = {
-        f"{m['SPLIT']}/{m['MODEL_NAME']}/{m['METRIC']}": dg.MetadataValue.float(float(m["VALUE"]))
-        for m in trained["metrics"]
-    }
-    chart = base64.b64encode(trained["chart_png"]).decode()
     return dg.MaterializeResult(
         data_version=dg.DataVersion(trained["version"]),  # every retrain is a new model: predictions re-score
         metadata={
             **pipes_metadata,
             "model_version": trained["version"],
             "selected_model": trained["selected"],
+            **_model_metadata(trained),
             "samples": dg.MetadataValue.json(samples),
             "train_rows": trained["train_rows"],
             "validation_rows": trained["valid_rows"],
             "seconds": round(time.monotonic() - started, 2),
             "location": dg.MetadataValue.path(store.uri(layout.model_dir(trained["version"]))),
+            "chart_png": dg.MetadataValue.path(store.uri(chart_key(trained["version"]))),
             "top_features": dg.MetadataValue.md(
                 "| feature | importance |\n|---|---|\n"
-                + "\n".join(f"| {n} | {v:.4f} |" for n, v in trained["importances"][:15])
+                + "\n".join(f"| {n} | {v:.3f} |" for n, v in trained["importances"][:15])
             ),
-            "chart": dg.MetadataValue.md(f"![predicted vs actual](data:image/png;base64,{chart})"),
-            **numeric,
         },
     )
+
+
+def _model_metadata(trained: dict[str, Any]) -> dict[str, Any]:
+    """Headline floats of the selected model, every model's figures in one table, the decile lift chart inline."""
+    selected, metrics = trained["selected"], trained["metrics"]
+    figures = {k: dg.MetadataValue.float(v) for k, v in headline(metrics, selected).items()}
+    rows = metric_table(metrics, selected)
+    columns = [dg.TableColumn(k, "string" if k in ("model", "split") else "float") for k in rows[0]]
+    compared = [selected, *[b for b in BASELINES if b != selected]]
+    lift = lift_markdown(compared, [decile_shares(metrics, m) for m in compared])
+    return {
+        **figures,
+        "metrics": dg.MetadataValue.table([dg.TableRecord(r) for r in rows], dg.TableSchema(columns)),
+        "decile_lift": dg.MetadataValue.md(lift),
+    }
 
 
 def _train_in_process(storage: StorageResource, spark: SparkResource, samples: list[int], seed: int) -> dict[str, Any]:
@@ -154,7 +168,7 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
     specs=[
         dg.AssetSpec(
             _PREDICTIONS,
-            description="Predicted next-year cost for each beneficiary of one sample, with the model version.",
+            description="Predicted next-year cost per beneficiary of one sample: current year and temporal holdout.",
             partitions_def=cms_sample,
             group_name="ml",
             kinds={"spark", "parquet"},
@@ -174,7 +188,8 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
 def cost_predictions(
     context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Predicted next-year cost for each beneficiary's latest year in the sample, with the model version."""
+    """Predicted next-year cost for each beneficiary's latest year in the sample (SCOPE current) and for the temporal
+    holdout's 2009 rows with known 2010 cost (SCOPE holdout), with the model version."""
     store = storage.get()
     sample = int(context.partition_key.removeprefix("sample_"))
     version = latest_model(store)["version"]

@@ -168,6 +168,8 @@ def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(store.uri(result.html_key)),
+            "latest": dg.MetadataValue.path(store.uri(result.latest_key)),
+            "run": result.run,
             "charts": result.charts,
             "thumbnail": dg.MetadataValue.md(f"![report](data:image/png;base64,{thumb})"),
         }

@@ -8,6 +8,7 @@ on EMR. Both must leave the same files, because ``warehouse/model_metrics`` read
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -66,3 +67,44 @@ def read_model_info(store: Storage, version: str) -> dict[str, Any]:
     if not parts:
         raise FileNotFoundError(f"no model summary under {store.uri(prefix)}")
     return json.loads(store.read_bytes(parts[0]).decode().strip())
+
+
+#: The per-(model, split) figures of the metrics table, in display order.
+TABLE_METRICS = ["r2", "mae", "rmse", "top10_capture", "top_decile_lift", "rows"]
+
+
+def _rounded(metric: str, value: float) -> float:
+    """Rounded for people: dollars to whole dollars, counts whole, ratios to 3 decimals."""
+    if math.isnan(value):
+        return value
+    return float(round(value)) if metric in ("mae", "rmse", "rows") else round(value, 3)
+
+
+def headline(metrics: Sequence[dict[str, Any]], selected: str) -> dict[str, float]:
+    """The selected model's temporal-holdout r2, MAE, top-10% capture and top-decile lift, rounded for people."""
+    cell = {m["METRIC"]: float(m["VALUE"]) for m in metrics if m["MODEL_NAME"] == selected and m["SPLIT"] == "temporal"}
+    names = {"r2": "temporal_r2", "mae": "temporal_mae", "top10_capture": "top10_capture"}
+    names["top_decile_lift"] = "top_decile_lift"
+    return {label: _rounded(k, cell.get(k, math.nan)) for k, label in names.items()}
+
+
+def metric_table(metrics: Sequence[dict[str, Any]], selected: str) -> list[dict[str, Any]]:
+    """One row per (model, split), temporal first, with the TABLE_METRICS figures rounded."""
+    cell = {(m["MODEL_NAME"], m["SPLIT"], m["METRIC"]): float(m["VALUE"]) for m in metrics}
+    models = sorted({m["MODEL_NAME"] for m in metrics}, key=lambda n: (n != selected, n))
+    splits = sorted({m["SPLIT"] for m in metrics}, reverse=True)
+    return [
+        {
+            "model": name + (" (selected)" if name == selected else ""),
+            "split": split,
+            **{k: _rounded(k, cell.get((name, split, k), math.nan)) for k in TABLE_METRICS},
+        }
+        for name in models
+        for split in splits
+    ]
+
+
+def decile_shares(metrics: Sequence[dict[str, Any]], model: str) -> list[float]:
+    """Temporal-holdout share of next-year cost per predicted decile (1 = highest predicted)."""
+    cell = {m["METRIC"]: float(m["VALUE"]) for m in metrics if m["MODEL_NAME"] == model and m["SPLIT"] == "temporal"}
+    return [cell.get(f"decile_{d:02d}_cost_share", math.nan) for d in range(1, 11)]

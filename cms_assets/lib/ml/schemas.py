@@ -79,15 +79,22 @@ NON_FEATURES = {"DESYNPUF_ID", "YEAR", "sample", "NEXT_YEAR_COST"}
 CATEGORICAL_FEATURES = ["SEX", "RACE", "STATE"]
 NUMERIC_FEATURES = [n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES]
 
+#: SCOPE of a prediction row. "current": each beneficiary's latest feature year, whose next year is not in the data
+#: (the prediction a care manager acts on). "holdout": the temporal validation year (2009 features, 2010 known), scored
+#: by the same model trained on 2008 -> 2009, so the cohort can be judged against what it actually cost.
+CURRENT, HOLDOUT = "current", "holdout"
+SCOPES = (CURRENT, HOLDOUT)
+
 PREDICTION_SCHEMA = pa.schema(
     [
         pa.field("DESYNPUF_ID", pa.string()),
         pa.field("YEAR", _I16),  # the feature year scored; the prediction is for YEAR + 1
         pa.field("sample", _I16),
         pa.field("PREDICTED_NEXT_YEAR_COST", _F),
-        pa.field("PREDICTED_PERCENTILE", _F),  # 0-100 within the sample's scored beneficiaries
-        pa.field("HIGH_COST", _I8),  # 1 for the top 10% predicted
+        pa.field("PREDICTED_PERCENTILE", _F),  # 0-100 within the sample's scored beneficiaries of the same SCOPE
+        pa.field("HIGH_COST", _I8),  # 1 for the top 10% predicted within (sample, SCOPE)
         pa.field("MODEL_VERSION", pa.string()),
+        pa.field("SCOPE", pa.string()),  # CURRENT or HOLDOUT
     ]
 )
 
@@ -96,7 +103,9 @@ METRICS_SCHEMA = pa.schema(
         pa.field("MODEL_VERSION", pa.string()),
         pa.field("MODEL_NAME", pa.string()),  # e.g. gbt_log, linear, baseline_mean, baseline_last_year
         pa.field("SPLIT", pa.string()),  # temporal (2009->2010) or random (seeded beneficiary holdout)
-        pa.field("METRIC", pa.string()),  # r2, rmse, mae, top10_capture
+        # r2, rmse, mae, rows (scored), top10_capture, top_decile_lift, and per predicted decile DD (01 = highest):
+        # decile_DD_cost_share (share of actual cost), decile_DD_mean_predicted, decile_DD_mean_actual
+        pa.field("METRIC", pa.string()),
         pa.field("VALUE", _F),
         pa.field("SELECTED", pa.bool_()),
         pa.field("TRAINED_AT", pa.timestamp("s", tz="UTC")),

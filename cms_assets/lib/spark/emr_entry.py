@@ -86,13 +86,15 @@ def _predict(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     from cms_assets.lib.spark.model import load_model, predict
 
     model = load_model(f"{args.out_root}/{layout.model_dir(args.model_version)}")
-    rows = {}
+    rows, scopes = {}, {}
     for sample in args.samples:
         out = f"{args.out_root}/{layout.predictions_dir(sample)}"
         features = spark.read.parquet(f"{args.out_root}/{layout.features_dir(sample)}")
         predict(model, features, args.model_version).coalesce(1).write.mode("overwrite").parquet(out)
-        rows[sample] = spark.read.parquet(out).count()
-    return {"model_version": args.model_version, "rows": rows, "total_rows": sum(rows.values())}
+        # rows of each SCOPE: "current" (one per beneficiary) and "holdout" (labelled validation-year rows)
+        scopes[sample] = {r["SCOPE"]: r["count"] for r in spark.read.parquet(out).groupBy("SCOPE").count().collect()}
+        rows[sample] = sum(scopes[sample].values())
+    return {"model_version": args.model_version, "rows": rows, "scopes": scopes, "total_rows": sum(rows.values())}
 
 
 RUNNERS = {"features": _features, "train": _train, "predict": _predict}

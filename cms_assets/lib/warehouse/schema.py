@@ -36,6 +36,7 @@ _STRING_LENGTHS: list[tuple[str, int]] = [
     (r"BENE_ESRD_IND", 1),  # "0" or "Y"
     (r"MODEL_VERSION|MODEL_NAME", 64),
     (r"SPLIT|METRIC", 32),
+    (r"SCOPE", 16),
 ]
 _DEFAULT_STRING_LENGTH = 256
 
