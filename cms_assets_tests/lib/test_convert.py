@@ -8,6 +8,7 @@ import zlib
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -266,3 +267,45 @@ def test_header_only_file_is_an_empty_table(tmp_path: Path) -> None:
     assert result.rows == 0 and result.rows_per_file == {PDE_SPEC.zip_name: 0}
     got = pq.read_table(out)
     assert got.num_rows == 0 and got.schema.equals(PDE.schema)
+
+
+def _as_csv_text(value: object, dtype: pa.DataType) -> str | None:
+    """A Parquet value written back the way CMS writes it (dates YYYYMMDD, decimals at their scale)."""
+    if value is None:
+        return None
+    if pa.types.is_date(dtype):
+        return value.strftime("%Y%m%d")  # type: ignore[attr-defined]
+    if pa.types.is_decimal(dtype):
+        return f"{value:.{dtype.scale}f}"
+    return str(value)
+
+
+def test_generated_real_details_round_trip_exactly(tmp_path: Path) -> None:
+    """Sample 11 as generated (padded codes, "0.00" slots, "120.000", 1024.00, repeated carrier rows, a Deflate64
+    carrier A): every CSV field comes back from Parquet as the same text."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    from cms_assets.lib.ingest.zipfiles import open_member
+
+    paths = generate_sample(tmp_path / "raw", 11, scale=0.001, seed=1)
+    specs = files_for_sample(11)
+    assert zipfile.ZipFile(paths[5]).infolist()[0].compress_type == 9
+    for kind, table in TABLES.items():
+        sources = [(s, p) for s, p in zip(specs, paths, strict=True) if s.kind is kind]
+        out = tmp_path / "out" / f"{table.name}.parquet"
+        _convert(table, sources, out, sample=11)
+        got = pq.read_table(out)
+        texts = []
+        for spec, path in sources:
+            _, stream = open_member(path, spec)
+            with stream:
+                opts = pacsv.ConvertOptions(column_types=dict.fromkeys(table.csv_columns, pa.string()))
+                texts.append(pacsv.read_csv(io.BytesIO(stream.read()), convert_options=opts))
+        csv = pa.concat_tables(texts)
+        assert got.num_rows == csv.num_rows
+        for name, dtype in table.csv_types.items():
+            want = [v or None for v in csv.column(name).to_pylist()]
+            back = [_as_csv_text(v, dtype) for v in got.column(name).to_pylist()]
+            assert back == want, f"{table.name}.{name}"
