@@ -6,8 +6,10 @@ behind ABSOLUTE links). The zips are whatever sits in ``root`` (flat, named ``Fi
 writes them), re-scanned on every request, so samples generated later appear without a restart.
 
 The site quirks a real downloader meets are reproduced when ``quirks=True`` (see ``names``): Sample 1's page links
-Sample 20's 2010 beneficiary zip while its own sits at ``names.SAMPLE1_BENEFICIARY_2010_FIX``; Sample 20's 2008
-beneficiary and inpatient zips live under another folder; Sample 11's carrier A is a ``.csv.zip``.
+a zip NAMED as Sample 20's 2010 beneficiary file, under Sample 20's odd folder, that holds Sample 1's file (member
+``..._Sample_1.csv``), while a correctly named copy sits, unlinked, at ``names.SAMPLE1_BENEFICIARY_2010_FIX``;
+Sample 20's 2008 beneficiary and inpatient zips live under that other folder; Sample 11's carrier A is a
+``.csv.zip`` (Deflate64-compressed when the generator made it so).
 ``layout="current"`` serves today's paths: the current landing page and lower-cased main-host download paths.
 
 Downloads behave like a real static file server: GET/HEAD, single byte ranges (206/416), strong ETags, ``If-Range``,
@@ -41,9 +43,9 @@ CURRENT_LANDING_PATH = urlsplit(names.CURRENT_LANDING_URL).path
 #: Where Sample 20's 2008 beneficiary and inpatient zips sit on the real site.
 SAMPLE20_QUIRK_PATH = "/data-research/statistics-trends-and-reports/synpufs/downloads/"
 SAMPLE20_QUIRK_FILES = frozenset({FileSpec(Kind.BENEFICIARY, 20, year=2008), FileSpec(Kind.INPATIENT, 20)})
-#: Sample 1's page links this file (Sample 20's) in place of its own 2010 beneficiary zip.
-SAMPLE1_WRONG_LINK = {FileSpec(Kind.BENEFICIARY, 1, year=2010): FileSpec(Kind.BENEFICIARY, 20, year=2010)}
 SAMPLE1_FIXED = FileSpec(Kind.BENEFICIARY, 1, year=2010)
+#: Sample 1's page links its own 2010 beneficiary file under this wrong name (Sample 20's) and folder.
+SAMPLE1_WRONG_NAME = FileSpec(Kind.BENEFICIARY, 20, year=2010)
 CHUNK = 64 * 1024
 MAX_HITS = 100_000
 
@@ -140,6 +142,8 @@ class _SiteMap:
         self.current = layout == "current"
         self.samples = sorted({s.sample for s in files})
         self.main_routes = {self.main_path(s): p for s, p in files.items() if s.on_main_host}
+        if quirks and SAMPLE1_FIXED in files:  # the same bytes under the wrong name the page links
+            self.main_routes[self.wrong_path] = files[SAMPLE1_FIXED]
         self.download_routes = {self.downloads_path(s): p for s, p in files.items() if not s.on_main_host}
 
     @property
@@ -163,6 +167,11 @@ class _SiteMap:
         folder = names.MAIN_DOWNLOADS_PATH.lower() if self.current else names.MAIN_DOWNLOADS_PATH
         return folder + self._name(spec)
 
+    @property
+    def wrong_path(self) -> str:
+        """Where Sample 1's page points for its 2010 beneficiary file (a Sample 20 name, Sample 1's bytes)."""
+        return SAMPLE20_QUIRK_PATH + self._name(SAMPLE1_WRONG_NAME)
+
     def downloads_path(self, spec: FileSpec) -> str:
         return names.DOWNLOADS_HOST_PATH + spec.zip_name
 
@@ -170,7 +179,7 @@ class _SiteMap:
         """The link a sample page carries: relative on the main host, absolute to the downloads host."""
         if not spec.on_main_host:
             return downloads_origin + self.downloads_path(spec)
-        path = self.main_path(SAMPLE1_WRONG_LINK.get(spec, spec) if self.quirks else spec)
+        path = self.wrong_path if self.quirks and spec == SAMPLE1_FIXED else self.main_path(spec)
         if not self.current and path.startswith(SYNPUFS_PATH + "/"):
             return path[len(SYNPUFS_PATH) + 1 :]  # relative to the sample page, like cms.gov's "Downloads/..."
         return path
