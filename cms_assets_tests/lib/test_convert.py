@@ -309,3 +309,30 @@ def test_generated_real_details_round_trip_exactly(tmp_path: Path) -> None:
             want = [v or None for v in csv.column(name).to_pylist()]
             back = [_as_csv_text(v, dtype) for v in got.column(name).to_pylist()]
             assert back == want, f"{table.name}.{name}"
+
+
+def test_invalid_utf8_names_the_line_and_the_column_by_name(tmp_path: Path) -> None:
+    """pyarrow says "CSV column #3" (0-based, no line); the error must say line 5 (1-based, header = line 1) and
+    PROD_SRVC_ID, and publish nothing."""
+    rows = [row(PDE, DESYNPUF_ID=BENE_A, PDE_ID=str(i), PROD_SRVC_ID=f"0005825151{i}") for i in range(6)]
+    data = csv_bytes(PDE.csv_columns, rows).replace(b",00058251513,", b",0005825\xe9513,")
+    path = write_zip(tmp_path / "in" / PDE_SPEC.zip_name, PDE_SPEC.csv_name, data)
+    out = tmp_path / "out" / "p.parquet"
+    with pytest.raises(IngestError) as info:
+        _convert(PDE, [(PDE_SPEC, path)], out)
+    message = str(info.value)
+    assert f"{PDE_SPEC.zip_name}!{PDE_SPEC.csv_name}: line 5, column 'PROD_SRVC_ID':" in message
+    assert "0005825\\xe9513" in message and "not valid UTF-8" in message and "#3" not in message
+    assert not out.exists() and not list(out.parent.glob("*.tmp"))
+
+
+def test_full_disk_names_the_table_and_path_once(tmp_path: Path, tiny_disk: Path) -> None:
+    rows = [row(PDE, DESYNPUF_ID=BENE_A, PDE_ID=str(i), PROD_SRVC_ID=f"{i:011d}") for i in range(20000)]
+    path = write_file(tmp_path / "in", PDE_SPEC, rows)
+    out = tiny_disk / "tables" / "p.parquet"
+    with pytest.raises(IngestError) as info:
+        _convert(PDE, [(PDE_SPEC, path)], out)
+    message = str(info.value)
+    assert message.startswith(f"prescription_drug_events sample 1: no space left on device writing {out.parent}/.")
+    assert f"(for {out})" in message and message.lower().count("no space left") == 1 and "Errno" not in message
+    assert list(out.parent.iterdir()) == []  # the temporary file is gone, nothing published

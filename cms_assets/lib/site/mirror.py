@@ -57,6 +57,9 @@ class FaultPlan:
     ``unavailable``: answer 503 (with ``Retry-After`` when set) to the first K requests of each path.
     ``drops``: on the first K GETs of each file (-1: every GET) send ``drop_after`` body bytes, wait ``stall``
     seconds, then close the connection abruptly (the client sees a truncated body or a read timeout).
+    ``redirect_loop``: answer every request of a matching path with a 302 to itself.
+    ``trickle``: send matching files' bodies at this many bytes per second (a stalled transfer that never times
+    out a read).
     """
 
     match: str = ""
@@ -65,6 +68,8 @@ class FaultPlan:
     drops: int = 0
     drop_after: int = 0
     stall: float = 0.0
+    redirect_loop: bool = False
+    trickle: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _unavailable_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
     _gets_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
@@ -78,6 +83,12 @@ class FaultPlan:
         with self._lock:
             self._unavailable_seen[path] += 1
             return self._unavailable_seen[path] <= self.unavailable
+
+    def loops(self, path: str) -> bool:
+        return self.redirect_loop and self._applies(path)
+
+    def trickle_rate(self, path: str) -> float:
+        return self.trickle if self.trickle > 0 and self._applies(path) else 0.0
 
     def take_drop(self, path: str) -> int | None:
         """Bytes to send before dropping this GET, or None to send it whole."""
@@ -379,6 +390,9 @@ class _Handler(BaseHTTPRequestHandler):
             extra = {"Retry_After": f"{faults.retry_after:g}"} if faults.retry_after is not None else {}
             self._simple(503, b"Service Unavailable\n", **extra)
             return
+        if faults is not None and faults.loops(path):
+            self._simple(302, b"", Location=self.path)
+            return
         site = mirror.sitemap()
         if self.server.role == "main":
             page = self._page(site, path)
@@ -439,20 +453,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         faults = self.server.mirror.faults
         drop_at = faults.take_drop(path) if faults is not None else None
-        self._stream(file, start, length, drop_at, faults.stall if faults else 0.0)
+        trickle = faults.trickle_rate(path) if faults is not None else 0.0
+        self._stream(file, start, length, drop_at, faults.stall if faults else 0.0, trickle)
 
-    def _stream(self, file: Path, start: int, length: int, drop_at: int | None, stall: float) -> None:
-        """Copy the byte range in chunks; with a fault, stop after drop_at bytes and cut the connection."""
+    def _stream(
+        self, file: Path, start: int, length: int, drop_at: int | None, stall: float, trickle: float = 0.0
+    ) -> None:
+        """Copy the byte range in chunks; with a fault, stop after drop_at bytes and cut the connection, or send
+        ``trickle`` bytes per second (ten small writes a second)."""
         limit = length if drop_at is None else min(length, drop_at)
+        piece = max(1, int(trickle / 10)) if trickle else CHUNK
         sent = 0
         with open(file, "rb") as f:
             f.seek(start)
             while sent < limit:
-                chunk = f.read(min(CHUNK, limit - sent))
+                chunk = f.read(min(piece, limit - sent))
                 if not chunk:
                     break
                 self.wfile.write(chunk)
                 sent += len(chunk)
+                if trickle:
+                    self.wfile.flush()
+                    time.sleep(0.1)
         if sent < length:  # a fault (or the file shrank underneath us): the client must notice
             self.wfile.flush()
             if stall:

@@ -86,6 +86,10 @@ class SiteError(RuntimeError):
     """The site answered with an error or did not answer after all retries (names the URL)."""
 
 
+class RedirectLoopError(SiteError):
+    """A URL redirects in a loop (or too many times): not retried, since asking again loops again."""
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), capped; None if absent."""
     if not value:
@@ -141,6 +145,13 @@ class CmsSite:
         for attempt in range(self.retries + 1):
             try:
                 resp = self.session.request(method, url, **kwargs)
+            except requests.TooManyRedirects as e:
+                last = e.response.headers.get("Location") if e.response is not None else None
+                raise RedirectLoopError(
+                    f"{method} {url}: redirect loop (more than {self.session.max_redirects} redirects"
+                    + (f", last to {last}" if last else "")
+                    + ")"
+                ) from e
             except (requests.ConnectionError, requests.Timeout) as e:
                 if attempt == self.retries:
                     raise SiteError(f"{method} {url} failed after {attempt + 1} attempts: {e}") from e
