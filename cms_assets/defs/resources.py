@@ -217,7 +217,11 @@ class SparkResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """DuckDB file (default), PostgreSQL, or Redshift (``redshift+psycopg2://``; COPY uses ``iam_role``)."""
+    """DuckDB file (default), PostgreSQL, or Redshift (``redshift+psycopg2://``; COPY uses ``iam_role``).
+
+    ``url`` may carry a password, so :func:`resources_for` always passes ``CMS_WAREHOUSE_URL`` as a ``dg.EnvVar``:
+    run snapshots and event logs then record the variable's name, never its value.
+    """
 
     url: str = "duckdb:///data/warehouse.duckdb"
     schema_name: str = "cms"
@@ -293,7 +297,11 @@ def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
         "cms_site": site,
         "spark": SparkResource(remote=env.get("CMS_SPARK_REMOTE") or None),
         "warehouse": WarehouseResource(
-            url=env.get("CMS_WAREHOUSE_URL", f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}"),
+            # A URL may hold a password (PostgreSQL in a test or local deployment): read from the process
+            # environment at run time, never stored in the instance. Only the password-free default is a string.
+            url=dg.EnvVar("CMS_WAREHOUSE_URL")
+            if env.get("CMS_WAREHOUSE_URL")
+            else f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}",
             schema_name=env.get("CMS_WAREHOUSE_SCHEMA", "cms"),
         ),
     }

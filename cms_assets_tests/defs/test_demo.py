@@ -11,6 +11,7 @@ from cms_assets.definitions import build_definitions
 from cms_assets.demo import run_demo
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
+from cms_assets.lib.warehouse.load import Warehouse
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,11 @@ def test_demo_materializes_everything(demo_run: tuple[Path, Path], capsys: pytes
     assert runs and all(r.is_success for r in runs)
 
 
-def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: str) -> None:
+def test_warehouse_jobs_on_postgres(
+    demo_run: tuple[Path, Path], postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data, _ = demo_run
+    monkeypatch.setenv("CMS_WAREHOUSE_URL", postgres_url)  # a dg.EnvVar: read from the process environment
     env = {"CMS_ASSETS_DATA": str(data), "CMS_WAREHOUSE_URL": postgres_url, "CMS_WAREHOUSE_SCHEMA": "cms_demo"}
     defs = build_definitions("local", env)
     instance = dg.DagsterInstance.ephemeral()
@@ -58,7 +62,7 @@ def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: s
             .success
         )
     assert defs.resolve_job_def("reporting_job").execute_in_process(instance=instance).success
-    wh = defs.resources["warehouse"].get()
+    wh = Warehouse.from_url(postgres_url, schema="cms_demo")
     rows = LocalStorage(data)
     import pyarrow.parquet as pq
 
