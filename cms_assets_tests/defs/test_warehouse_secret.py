@@ -98,3 +98,11 @@ def test_no_password_in_instance_storage(tmp_path: Path, postgres_db_url: str, m
     plain = {**resources_for("test", env), "warehouse": WarehouseResource(url=postgres_db_url, schema_name="cms_c")}
     _run(control, plain)
     assert "history/runs.db" in _files_holding(control, password.encode())
+
+
+def test_only_urls_with_a_password_become_env_vars() -> None:
+    duckdb = resources_for("local", {"CMS_WAREHOUSE_URL": "duckdb:///x.duckdb"})["warehouse"].url
+    assert duckdb == "duckdb:///x.duckdb" and not isinstance(duckdb, dg.EnvVar)  # visible, nothing secret
+    secret = resources_for("test", {"CMS_WAREHOUSE_URL": "postgresql+psycopg2://u:pw@h:5432/db"})["warehouse"].url
+    assert isinstance(secret, dg.EnvVar) and secret.env_var_name == "CMS_WAREHOUSE_URL"
+    assert isinstance(resources_for("production", {})["warehouse"].url, dg.EnvVar)
