@@ -101,19 +101,16 @@ def test_deflate64_carrier_a_converts(ingested, site_dir: Path) -> None:
     assert mat.metadata["rows_per_file"].value[spec.zip_name] == _csv(site_dir, spec).num_rows > 0
 
 
-def test_carrier_repeats_are_kept_and_reported(ingested, site_dir: Path) -> None:
+def test_carrier_repeats_are_kept_and_reported(ingested) -> None:
     _, results, _ = ingested
+    repeats = 0
     for sample in SAMPLES:
-        evaluations = {e.check_name: e for e in results[sample].get_asset_check_evaluations() if e.asset_key.path}
-        failed = [e.check_name for e in results[sample].get_asset_check_evaluations() if not e.passed]
+        evaluations = results[sample].get_asset_check_evaluations()
+        failed = [e.check_name for e in evaluations if not e.passed]
         assert set(failed) <= WARN_CHECKS, (sample, failed)  # every blocking check passes
-    repeats = sum(
-        e.metadata["repeated_pairs"].value
-        for sample in SAMPLES
-        for e in results[sample].get_asset_check_evaluations()
-        if e.check_name == "repeated_rows"
-    )
-    assert repeats >= 1 and "repeated_rows" in evaluations
+        [repeated] = [e for e in evaluations if e.check_name == "repeated_rows"]
+        repeats += repeated.metadata["repeated_pairs"].value
+    assert repeats >= 1  # the generator repeats pairs at CMS's rate; the check saw them (rows kept: round trip)
 
 
 @pytest.mark.xfail(
