@@ -399,10 +399,11 @@ def carrier(ch: Chunk) -> Claims:
 
 def _with_repeats(rng: np.random.Generator, table: pa.Table) -> pa.Table:
     """Repeat a few rows right after themselves (same DESYNPUF_ID and CLM_ID), at CMS's carrier rate."""
-    repeats = rng.random(table.num_rows) < CARRIER_REPEAT_RATE
-    if not repeats.any():
-        return table
-    return table.take(pa.array(np.repeat(np.arange(table.num_rows), 1 + repeats.astype(np.int64))))
+    pieces, start = [], 0
+    for i in np.flatnonzero(rng.random(table.num_rows) < CARRIER_REPEAT_RATE).tolist():
+        pieces.append(table.slice(start, i + 1 - start))  # zero-copy slices: row i ends one and starts the next
+        start = i
+    return pa.concat_tables([*pieces, table.slice(start)]) if pieces else table
 
 
 _QTY = np.array([30, 60, 90, 100, 20, 10, 120, 180, 270, 14, 28, 15, 45])
