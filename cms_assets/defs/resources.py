@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -217,7 +218,11 @@ class SparkResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """DuckDB file (default), PostgreSQL, or Redshift (``redshift+psycopg2://``; COPY uses ``iam_role``)."""
+    """DuckDB file (default), PostgreSQL, or Redshift (``redshift+psycopg2://``; COPY uses ``iam_role``).
+
+    ``url`` may carry a password, so :func:`resources_for` passes such a ``CMS_WAREHOUSE_URL`` as a ``dg.EnvVar``
+    (always in production): run snapshots and event logs then record the variable's name, never its value.
+    """
 
     url: str = "duckdb:///data/warehouse.duckdb"
     schema_name: str = "cms"
@@ -252,6 +257,20 @@ def production_spark(env: Mapping[str, str]) -> SparkResource:
     emr = {field: env.get(var) or None for field, var in EMR_ENV.items()}
     remote = dg.EnvVar("CMS_SPARK_REMOTE") if env.get("CMS_SPARK_REMOTE") else None
     return SparkResource(remote=remote, **emr)
+
+
+def warehouse_url(env: Mapping[str, str], default: str) -> str:
+    """``CMS_WAREHOUSE_URL`` for a local/test deployment: a ``dg.EnvVar`` (read from the process environment at run
+    time, never stored in the instance) when it carries a password, as a PostgreSQL URL does; a password-free URL
+    (a DuckDB path) stays a plain string, visible in the UI."""
+    url = env.get("CMS_WAREHOUSE_URL")
+    if not url:
+        return default
+    try:
+        secret = urlsplit(url).password is not None
+    except ValueError:  # unparseable: treat it as secret rather than risk storing it
+        secret = True
+    return dg.EnvVar("CMS_WAREHOUSE_URL") if secret else url
 
 
 def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
@@ -293,7 +312,7 @@ def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
         "cms_site": site,
         "spark": SparkResource(remote=env.get("CMS_SPARK_REMOTE") or None),
         "warehouse": WarehouseResource(
-            url=env.get("CMS_WAREHOUSE_URL", f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}"),
+            url=warehouse_url(env, f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}"),
             schema_name=env.get("CMS_WAREHOUSE_SCHEMA", "cms"),
         ),
     }

@@ -16,6 +16,7 @@ from cms_assets.definitions import build_definitions
 from cms_assets.demo import demo_env, run_demo
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
+from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
 from cms_assets_tests.fixtures.browser import Browser
 
@@ -74,8 +75,11 @@ def test_ui_lists_the_demo_runs_and_sensor_ticks(demo_run: tuple[Path, Path], br
         assert_real_screenshot(browser.screenshot(sensor_url, ARTIFACTS / "demo_sensor.png"))
 
 
-def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: str) -> None:
+def test_warehouse_jobs_on_postgres(
+    demo_run: tuple[Path, Path], postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data, _ = demo_run
+    monkeypatch.setenv("CMS_WAREHOUSE_URL", postgres_url)  # a dg.EnvVar: read from the process environment
     env = {"CMS_ASSETS_DATA": str(data), "CMS_WAREHOUSE_URL": postgres_url, "CMS_WAREHOUSE_SCHEMA": "cms_demo"}
     defs = build_definitions("local", env)
     instance = dg.DagsterInstance.ephemeral()
@@ -84,7 +88,7 @@ def test_warehouse_jobs_on_postgres(demo_run: tuple[Path, Path], postgres_url: s
         result = defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance, partition_key="sample_01")
         assert result.success
     assert defs.resolve_job_def("reporting_job").execute_in_process(instance=instance).success
-    wh = defs.resources["warehouse"].get()
+    wh = Warehouse.from_url(postgres_url, schema="cms_demo")
     with LocalStorage(data).open_read(layout.table_file("carrier_claims", 1)) as f:
         assert wh.row_count("carrier_claims") == pq.ParquetFile(f).metadata.num_rows
     assert os.path.exists(data / "warehouse.duckdb")

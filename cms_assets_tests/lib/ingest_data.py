@@ -21,15 +21,19 @@ def default_value(name: str, dtype: pa.DataType) -> str:
     if name == "BENE_ESRD_IND":
         return "0"
     if name == "SP_STATE_CODE":
-        return "26"
+        return "03"  # codes keep CMS's padding
+    if name == "BENE_COUNTY_CD":
+        return "090"
+    if name == "PLAN_CVRG_MOS_NUM":
+        return "06"
     if dtype == DATE:
         return "" if name == "BENE_DEATH_DT" else "20080101"
     if dtype == MONEY:
         return "10.00"
     if pa.types.is_integer(dtype):
-        return "12" if name.endswith("_MONS") or name == "PLAN_CVRG_MOS_NUM" else "1"
-    if pa.types.is_floating(dtype):
-        return "30"
+        return "12" if name.endswith("_MONS") else "1"
+    if name == "QTY_DSPNSD_NUM":
+        return "120.000"
     return ""
 
 

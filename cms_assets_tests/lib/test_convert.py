@@ -8,6 +8,7 @@ import zlib
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -266,3 +267,72 @@ def test_header_only_file_is_an_empty_table(tmp_path: Path) -> None:
     assert result.rows == 0 and result.rows_per_file == {PDE_SPEC.zip_name: 0}
     got = pq.read_table(out)
     assert got.num_rows == 0 and got.schema.equals(PDE.schema)
+
+
+def _as_csv_text(value: object, dtype: pa.DataType) -> str | None:
+    """A Parquet value written back the way CMS writes it (dates YYYYMMDD, decimals at their scale)."""
+    if value is None:
+        return None
+    if pa.types.is_date(dtype):
+        return value.strftime("%Y%m%d")  # type: ignore[attr-defined]
+    if pa.types.is_decimal(dtype):
+        return f"{value:.{dtype.scale}f}"
+    return str(value)
+
+
+def test_generated_real_details_round_trip_exactly(tmp_path: Path) -> None:
+    """Sample 11 as generated (padded codes, "0.00" slots, "120.000", 1024.00, repeated carrier rows, a Deflate64
+    carrier A): every CSV field comes back from Parquet as the same text."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    from cms_assets.lib.ingest.zipfiles import open_member
+
+    paths = generate_sample(tmp_path / "raw", 11, scale=0.001, seed=1)
+    specs = files_for_sample(11)
+    assert zipfile.ZipFile(paths[5]).infolist()[0].compress_type == 9
+    for kind, table in TABLES.items():
+        sources = [(s, p) for s, p in zip(specs, paths, strict=True) if s.kind is kind]
+        out = tmp_path / "out" / f"{table.name}.parquet"
+        _convert(table, sources, out, sample=11)
+        got = pq.read_table(out)
+        texts = []
+        for spec, path in sources:
+            _, stream = open_member(path, spec)
+            with stream:
+                opts = pacsv.ConvertOptions(column_types=dict.fromkeys(table.csv_columns, pa.string()))
+                texts.append(pacsv.read_csv(io.BytesIO(stream.read()), convert_options=opts))
+        csv = pa.concat_tables(texts)
+        assert got.num_rows == csv.num_rows
+        for name, dtype in table.csv_types.items():
+            want = [v or None for v in csv.column(name).to_pylist()]
+            back = [_as_csv_text(v, dtype) for v in got.column(name).to_pylist()]
+            assert back == want, f"{table.name}.{name}"
+
+
+def test_invalid_utf8_names_the_line_and_the_column_by_name(tmp_path: Path) -> None:
+    """pyarrow says "CSV column #3" (0-based, no line); the error must say line 5 (1-based, header = line 1) and
+    PROD_SRVC_ID, and publish nothing."""
+    rows = [row(PDE, DESYNPUF_ID=BENE_A, PDE_ID=str(i), PROD_SRVC_ID=f"0005825151{i}") for i in range(6)]
+    data = csv_bytes(PDE.csv_columns, rows).replace(b",00058251513,", b",0005825\xe9513,")
+    path = write_zip(tmp_path / "in" / PDE_SPEC.zip_name, PDE_SPEC.csv_name, data)
+    out = tmp_path / "out" / "p.parquet"
+    with pytest.raises(IngestError) as info:
+        _convert(PDE, [(PDE_SPEC, path)], out)
+    message = str(info.value)
+    assert f"{PDE_SPEC.zip_name}!{PDE_SPEC.csv_name}: line 5, column 'PROD_SRVC_ID':" in message
+    assert "0005825\\xe9513" in message and "not valid UTF-8" in message and "#3" not in message
+    assert not out.exists() and not list(out.parent.glob("*.tmp"))
+
+
+def test_full_disk_names_the_table_and_path_once(tmp_path: Path, tiny_disk: Path) -> None:
+    rows = [row(PDE, DESYNPUF_ID=BENE_A, PDE_ID=str(i), PROD_SRVC_ID=f"{i:011d}") for i in range(20000)]
+    path = write_file(tmp_path / "in", PDE_SPEC, rows)
+    out = tiny_disk / "tables" / "p.parquet"
+    with pytest.raises(IngestError) as info:
+        _convert(PDE, [(PDE_SPEC, path)], out)
+    message = str(info.value)
+    assert message.startswith(f"prescription_drug_events sample 1: no space left on device writing {out.parent}/.")
+    assert f"(for {out})" in message and message.lower().count("no space left") == 1 and "Errno" not in message
+    assert list(out.parent.iterdir()) == []  # the temporary file is gone, nothing published

@@ -233,4 +233,9 @@ def test_generator_output_end_to_end_with_quirks(tmp_path: Path, storage, mirror
             for r in results:
                 assert storage.read_bytes(r.key) == (root / r.spec.zip_name).read_bytes()
     bene_1_2010 = FileSpec(Kind.BENEFICIARY, 1, year=2010)
-    assert read_manifest(storage, 1)["files"][bene_1_2010.zip_name]["url"].endswith(names.SAMPLE1_BENEFICIARY_2010_FIX)
+    # Sample 1's wrongly named 2010 link holds Sample 1's file: downloaded from it, stored under its right name,
+    # the fix location never asked.
+    entry = read_manifest(storage, 1)["files"][bene_1_2010.zip_name]
+    assert entry["url"].endswith("/synpufs/downloads/DE1_0_2010_Beneficiary_Summary_File_Sample_20.zip")
+    assert entry["key"] == layout.raw_zip(1, bene_1_2010.zip_name)
+    assert not mirror.hits_for(names.SAMPLE1_BENEFICIARY_2010_FIX)

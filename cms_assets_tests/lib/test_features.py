@@ -23,8 +23,8 @@ NO = {
 def bene(pid: str, year: int, birth: str, **extra: object) -> dict:
     base = {
         "DESYNPUF_ID": pid, "YEAR": year, "BENE_BIRTH_DT": birth, "BENE_SEX_IDENT_CD": 1, "BENE_RACE_CD": 1,
-        "BENE_ESRD_IND": "0", "SP_STATE_CODE": 5, "BENE_COUNTY_CD": 200, "BENE_HI_CVRAGE_TOT_MONS": 12,
-        "BENE_SMI_CVRAGE_TOT_MONS": 12, "BENE_HMO_CVRAGE_TOT_MONS": 0, "PLAN_CVRG_MOS_NUM": 12, **NO,
+        "BENE_ESRD_IND": "0", "SP_STATE_CODE": "05", "BENE_COUNTY_CD": "200", "BENE_HI_CVRAGE_TOT_MONS": 12,
+        "BENE_SMI_CVRAGE_TOT_MONS": 12, "BENE_HMO_CVRAGE_TOT_MONS": 0, "PLAN_CVRG_MOS_NUM": "12", **NO,
     }  # fmt: skip
     return {**base, **extra}
 
@@ -34,8 +34,10 @@ ROWS = {
         bene(A, 2008, "1940-03-01", SP_CHF=1, SP_DIABETES=1),
         bene(A, 2009, "1940-03-01", BENE_ESRD_IND="Y", SP_CHF=1),
         bene(A, 2010, "1940-03-01", BENE_HI_CVRAGE_TOT_MONS=6),
-        bene(B, 2008, "1930-01-01", BENE_SEX_IDENT_CD=2, BENE_RACE_CD=2, SP_STATE_CODE=54),
-        bene(B, 2009, "1930-01-01", BENE_SEX_IDENT_CD=2, BENE_RACE_CD=2, SP_STATE_CODE=54, BENE_DEATH_DT="2009-06-01"),
+        bene(B, 2008, "1930-01-01", BENE_SEX_IDENT_CD=2, BENE_RACE_CD=2, SP_STATE_CODE="54"),
+        bene(
+            B, 2009, "1930-01-01", BENE_SEX_IDENT_CD=2, BENE_RACE_CD=2, SP_STATE_CODE="54", BENE_DEATH_DT="2009-06-01"
+        ),
         bene(C, 2008, "1950-12-01", BENE_RACE_CD=5),
         bene(C, 2010, "1950-12-01", BENE_RACE_CD=5),
     ],
@@ -66,6 +68,14 @@ ROWS = {
          "PRF_PHYSN_NPI_2": "1111111111", "PRF_PHYSN_NPI_3": "2222222222"},
         {"DESYNPUF_ID": B, "CLM_ID": "301", "CLM_THRU_DT": "2008-08-15", "ICD9_DGNS_CD_1": "2900",
          "LINE_NCH_PMT_AMT_1": 70, "PRF_PHYSN_NPI_1": "3333333333"},
+        # CMS's carrier files repeat (DESYNPUF_ID, CLM_ID) pairs; a claim counts once. An exact repeat of 300 ...
+        {"DESYNPUF_ID": A, "CLM_ID": "300", "CLM_THRU_DT": "2008-07-01", "ICD9_DGNS_CD_1": "4019",
+         "LINE_ICD9_DGNS_CD_1": "4019", "LINE_ICD9_DGNS_CD_2": "7140", "LINE_NCH_PMT_AMT_1": 50,
+         "LINE_NCH_PMT_AMT_2": 30, "LINE_NCH_PMT_AMT_13": 20, "PRF_PHYSN_NPI_1": "1111111111",
+         "PRF_PHYSN_NPI_2": "1111111111", "PRF_PHYSN_NPI_3": "2222222222"},
+        # ... and a differing repeat of 301: the row with the larger line payment total (70 > 20) is the claim.
+        {"DESYNPUF_ID": B, "CLM_ID": "301", "CLM_THRU_DT": "2008-08-15", "ICD9_DGNS_CD_1": "4019",
+         "LINE_NCH_PMT_AMT_1": 20, "PRF_PHYSN_NPI_1": "4444444444"},
         {"DESYNPUF_ID": A, "CLM_ID": "302", "CLM_THRU_DT": "2010-02-02", "ICD9_DGNS_CD_1": "1629",
          "LINE_NCH_PMT_AMT_1": 40},
     ],
@@ -93,7 +103,7 @@ EXPECTED = {
         "HI_MONTHS": 12, "PLAN_MONTHS": 12,
         "IP_PAYMENT": 5000 + 1000 + 2000.0,  # claim 100 (both segments) + claim 101
         "OP_PAYMENT": 100.0,
-        "CAR_PAYMENT": 50 + 30 + 20.0,  # lines 1, 2 and 13 of claim 300
+        "CAR_PAYMENT": 50 + 30 + 20.0,  # lines 1, 2 and 13 of claim 300 (its repeat not counted)
         "PDE_COST": 30 + 30.0,
         "TOTAL_PAYMENT": 8000 + 100 + 100 + 60.0,
         "IP_CLAIMS": 2, "OP_CLAIMS": 1, "CAR_CLAIMS": 1,
@@ -128,8 +138,8 @@ EXPECTED = {
         "AGE": 2008 - 1930,  # born 1 January: birthday already reached on 1 January
         "SEX": 2, "RACE": 2, "STATE": 54, "ESRD": 0, "CC_COUNT": 0, "DIED_IN_YEAR": 0,
         "HI_MONTHS": 12, "PLAN_MONTHS": 12,
-        "CAR_PAYMENT": 70.0, "TOTAL_PAYMENT": 70.0, "CAR_CLAIMS": 1,
-        "DISTINCT_DIAGNOSES": 1, "DX_MENTAL": 1, "DISTINCT_PROVIDERS": 1,
+        "CAR_PAYMENT": 70.0, "TOTAL_PAYMENT": 70.0, "CAR_CLAIMS": 1,  # 301 once: the 70.00 row, not the 20.00 one
+        "DISTINCT_DIAGNOSES": 1, "DX_MENTAL": 1, "DISTINCT_PROVIDERS": 1,  # 2900 and 3333333333 only
         "NEXT_YEAR_COST": -10 + 10.0,  # present in 2009 with a zero total: 0, not null
     },
     (B, 2009): {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from cms_assets.lib.site.mirror import CmsMirror, FaultPlan
+from cms_assets.lib.site.mirror import SAMPLE20_QUIRK_PATH, CmsMirror, FaultPlan
 from cms_assets.lib.site.scraper import USER_AGENT, CmsSite, MissingFilesError, SamplePage, SiteError
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
@@ -44,13 +45,55 @@ def test_samples_are_sorted_and_deduplicated(cms_mirror: CmsMirror) -> None:
     assert pages[0].url.endswith("/SynPUFs/DESample01")
 
 
-def test_sample1_2010_beneficiary_link_is_repaired(cms_mirror: CmsMirror, synpuf_site_root: Path) -> None:
+def test_sample1_2010_wrongly_named_link_is_used_by_content(cms_mirror: CmsMirror, synpuf_site_root: Path) -> None:
+    """Sample 1's page links a zip named as Sample 20's 2010 file that holds Sample 1's: its member and IDs say so,
+    so it is used and the fix location is never asked."""
     files = _scrape(cms_mirror)[1]
     bene = next(f for f in files if f.spec == BENE_1_2010)
-    assert bene.url == cms_mirror.main_url + names.SAMPLE1_BENEFICIARY_2010_FIX
+    assert bene.url == cms_mirror.main_url + SAMPLE20_QUIRK_PATH + "DE1_0_2010_Beneficiary_Summary_File_Sample_20.zip"
+    assert bene.note and "DE1_0_2010_Beneficiary_Summary_File_Sample_1.csv" in bene.note and "100%" in bene.note
+    assert not cms_mirror.hits_for(names.SAMPLE1_BENEFICIARY_2010_FIX)
+    ranged = cms_mirror.hits_for("Sample_20.zip", "GET")
+    assert ranged and all(h.range and h.status == 206 for h in ranged)  # probed by byte ranges, not downloaded
+    assert ranged[0].user_agent == USER_AGENT
     assert requests.get(bene.url, timeout=10).content == (synpuf_site_root / BENE_1_2010.zip_name).read_bytes()
-    heads = cms_mirror.hits_for(names.SAMPLE1_BENEFICIARY_2010_FIX, "HEAD")
-    assert heads and heads[0].user_agent == USER_AGENT
+
+
+def _rezip(path: Path, member: str, data: bytes) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, data)
+
+
+def _member(path: Path) -> tuple[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        (info,) = zf.infolist()
+        return info.filename, zf.read(info)
+
+
+def test_copy_member_is_judged_the_same_way(tmp_path: Path, mirror_factory) -> None:
+    write_sample_zips(tmp_path, 1)
+    _, data = _member(tmp_path / BENE_1_2010.zip_name)
+    _rezip(tmp_path / BENE_1_2010.zip_name, f"{BENE_1_2010.base} - Copy.csv", data)
+    mirror = mirror_factory(tmp_path)
+    bene = next(f for f in _scrape(mirror)[1] if f.spec == BENE_1_2010)
+    assert bene.url.endswith("_Sample_20.zip") and " - Copy.csv" in str(bene.note)
+    assert not mirror.hits_for(names.SAMPLE1_BENEFICIARY_2010_FIX)
+
+
+@pytest.mark.parametrize("lie", ["member", "ids"])
+def test_link_wrong_in_content_falls_back_to_the_known_location(tmp_path: Path, mirror_factory, lie: str) -> None:
+    """The wrong-name link really holds Sample 20's file: by its member name, or (member renamed) by its IDs."""
+    write_sample_zips(tmp_path / "other", 20)
+    write_sample_zips(tmp_path, 1)
+    other = FileSpec(Kind.BENEFICIARY, 20, year=2010)
+    member, data = _member(tmp_path / "other" / other.zip_name)
+    _rezip(tmp_path / BENE_1_2010.zip_name, member if lie == "member" else BENE_1_2010.csv_name, data)
+    mirror = mirror_factory(tmp_path)
+    bene = next(f for f in _scrape(mirror)[1] if f.spec == BENE_1_2010)
+    assert bene.url == mirror.main_url + names.SAMPLE1_BENEFICIARY_2010_FIX
+    why = "is DE1_0_2010_Beneficiary_Summary_File_Sample_20.zip's file" if lie == "member" else "only 0% of its first"
+    assert bene.note and "known location used" in bene.note and why in bene.note, bene.note
+    assert mirror.hits_for(names.SAMPLE1_BENEFICIARY_2010_FIX, "HEAD")
 
 
 def test_sample11_csv_zip_and_sample20_folder(cms_mirror: CmsMirror) -> None:

@@ -146,3 +146,56 @@ def test_stream_raises_while_reading(tmp_path: Path) -> None:
     with stream, pytest.raises(CorruptZipError, match="more than the declared"):
         while stream.read(64):
             pass
+
+
+def write_deflate64_zip(path: Path, member: str, chunks: list[bytes] | bytes) -> Path:
+    """A Deflate64 (method 9) zip through the generator's writer, which Info-ZIP's unzip reads (test_generate_...)."""
+    from cms_assets.lib.generate.writer import Deflate64Member
+
+    zm = Deflate64Member(open(path, "wb"), member)
+    for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+        zm.write(chunk)
+    zm.close()
+    return path
+
+
+def test_deflate64_member_streams_exact_bytes(tmp_path: Path) -> None:
+    path = write_deflate64_zip(tmp_path / SPEC.zip_name, SPEC.csv_name, BODY)
+    assert zipfile.ZipFile(path).infolist()[0].compress_type == 9  # what Python's zipfile cannot read
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(path).read(SPEC.csv_name)
+    member = verify_zip(path, SPEC)
+    assert (member.file_size, member.crc) == (len(BODY), zlib.crc32(BODY))
+    _, stream = open_member(path, SPEC)
+    with stream:
+        assert stream.read() == BODY
+
+
+def test_deflate64_damage_is_refused_with_the_zip_named(tmp_path: Path) -> None:
+    path = write_deflate64_zip(tmp_path / SPEC.zip_name, SPEC.csv_name, BODY)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError, match=rf"{SPEC.zip_name}!{SPEC.csv_name}: .*(damaged|truncated|CRC)"):
+        verify_zip(path, SPEC)
+
+
+def test_deflate64_reads_with_bounded_memory(tmp_path: Path) -> None:
+    """160 MiB of CSV inflate through a few MiB of Python memory: the member is never held whole."""
+    import tracemalloc
+
+    line = b"0001FDD721E223DC,100000000000001,20080101,00058251515,120.000,30,10.00,120.00\n"
+    block = line * (1 << 20 // len(line) + 1)
+    path = write_deflate64_zip(tmp_path / SPEC.zip_name, SPEC.csv_name, [block] * 160)
+    tracemalloc.start()
+    try:
+        member, stream = open_member(path, SPEC, max_ratio=5000)
+        with stream:
+            total = 0
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == member.file_size == 160 * len(block)
+    assert peak < 24 << 20, f"peak {peak / 2**20:.1f} MiB"

@@ -93,7 +93,7 @@ def beneficiaries(sample: int, n: int, seed: int = 0, states: list[int] = STATES
             "BENE_SEX_IDENT_CD": pa.array(sex[idx]),
             "BENE_RACE_CD": pa.array(race[idx]),
             "BENE_ESRD_IND": pa.array(rng.choice(["0", "Y"], m, p=[0.93, 0.07])),
-            "SP_STATE_CODE": pa.array(state[idx]),
+            "SP_STATE_CODE": pa.array([f"{s:02d}" for s in state[idx]]),  # "03": codes keep CMS's padding
             "MEDREIMB_IP": _money(np.where(rng.random(m) < 0.15, rng.gamma(1.0, 9000.0, m), 0)),
             "MEDREIMB_OP": _money(rng.gamma(0.4, 1500.0, m)),
             "MEDREIMB_CAR": _money(rng.gamma(0.6, 2000.0, m)),
@@ -145,7 +145,7 @@ def features(bene: pa.Table, seed: int = 0) -> pa.Table:
         "AGE": pa.array([r["YEAR"] - r["BENE_BIRTH_DT"].year - (r["BENE_BIRTH_DT"].month > 1) for r in picked]),
         "SEX": pa.array([r["BENE_SEX_IDENT_CD"] for r in picked]),
         "RACE": pa.array([r["BENE_RACE_CD"] for r in picked]),
-        "STATE": pa.array([r["SP_STATE_CODE"] for r in picked]),
+        "STATE": pa.array([int(r["SP_STATE_CODE"]) for r in picked]),
         "TOTAL_PAYMENT": pa.array([total[(r["DESYNPUF_ID"], r["YEAR"])] for r in picked]),
         "NEXT_YEAR_COST": pa.array([total.get((r["DESYNPUF_ID"], r["YEAR"] + 1)) for r in picked], pa.float64()),
         **{cc: pa.array([int(r["SP_" + cc[3:]] == 1) for r in picked]) for cc in CHRONIC_FEATURES},

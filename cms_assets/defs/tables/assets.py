@@ -21,7 +21,7 @@ from cms_assets.defs.metadata import column_schema, parquet_preview
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource
 from cms_assets.lib import layout
-from cms_assets.lib.ingest.checks import CheckOutcome, checks_for
+from cms_assets.lib.ingest.checks import WARN_CHECKS, CheckOutcome, checks_for
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import files_for_sample, sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec
@@ -45,7 +45,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
     deps: list[dg.CoercibleToAssetDep] = ["raw_cms_zips"]
     if spec.kind is not Kind.BENEFICIARY:
         deps.append(TABLES[Kind.BENEFICIARY].name)  # referential check reads it
-    check_specs = partition_check_specs(spec.name, dict(checks_for(spec)))
+    check_specs = partition_check_specs(spec.name, dict(checks_for(spec)), warn=WARN_CHECKS)
 
     @dg.multi_asset(
         name=spec.name,
@@ -71,7 +71,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
         sample = sample_of_partition(context.partition_key)
         pk = context.partition_key
         if checks_only(context, spec.name):
-            yield from check_results(spec.name, pk, _run_checks(store, spec, sample, None))
+            yield from check_results(spec.name, pk, _run_checks(store, spec, sample, None), WARN_CHECKS)
             return
         yield from _convert_check_publish(context, store, spec, sample)
 
@@ -93,9 +93,9 @@ def _convert_check_publish(
         staged = stack.enter_context(store.writer(key))  # published when this block exits without error
         result = convert_table(spec, sources, sample, staged)
         outcomes = _run_checks(store, spec, sample, staged)
-        failed = [n for n, o in outcomes.items() if not o.passed]
+        failed = [n for n, o in outcomes.items() if not o.passed and n not in WARN_CHECKS]  # WARN: shown, kept
         if failed:
-            yield from check_results(spec.name, pk, outcomes)
+            yield from check_results(spec.name, pk, outcomes, WARN_CHECKS)
             details = "; ".join(outcomes[n].description for n in failed)
             raise dg.Failure(
                 f"{spec.name} {pk}: blocking checks {', '.join(failed)} failed on the file converted from "
@@ -123,7 +123,7 @@ def _convert_check_publish(
             "preview": preview,
         },
     )
-    yield from check_results(spec.name, pk, outcomes)
+    yield from check_results(spec.name, pk, outcomes, WARN_CHECKS)
 
 
 table_assets: list[dg.AssetsDefinition] = [build_table_asset(spec) for spec in TABLES.values()]

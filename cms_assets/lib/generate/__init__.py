@@ -3,8 +3,14 @@ internally consistent content, at any scale (1.0 = the size of CMS's Sample 1: 1
 
 Format. Each zip holds one CSV (member name from :func:`names.member_name`, so " - Copy.csv" where CMS has it):
 a header of double-quoted column names, then unquoted comma-separated values, YYYYMMDD dates, money with two
-decimals ("3620.00", "-10.00"), an empty field for a missing value. Lines end with LF: we could not verify CMS's
-line ending offline, so readers must accept both LF and CRLF.
+decimals ("3620.00", "-10.00"), an empty field for a missing value, LF line ends (as every public copy; readers
+accept CRLF too). The real files' details are all written: codes zero-padded as text (SP_STATE_CODE "03",
+BENE_COUNTY_CD "090" / "000", PLAN_CVRG_MOS_NUM "00"; NPIs "0611998537", DRG "057", ICD-9 "0389", NDC
+"00058251515"), "0.00" in the unused line slots of carrier amount blocks (code blocks empty), QTY_DSPNSD_NUM with
+three decimals ("120.000"), the statutory Part A deductibles (1024.00 / 1068.00 / 1100.00, sometimes empty) and
+daily coinsurance (so BENRES_IP holds values such as 3204.00), carrier rows repeating a (DESYNPUF_ID, CLM_ID) pair
+at CMS's rate (about 480 in Sample 1's file A). With ``quirks`` and ``deflate64``, Sample 11's carrier A zip is
+Deflate64-compressed (zip method 9), as zips from Windows' compressor or 7-Zip are.
 
 Generating model (all per sample, deterministic for (seed, sample, scale)):
 
@@ -28,9 +34,11 @@ Generating model (all per sample, deterministic for (seed, sample, scale)):
 5. Claims (:mod:`.claims`): dates inside the year and before death (CLM_THRU_DT / SRVC_DT decide the year),
    diagnoses drawn mostly from the beneficiary's conditions (ICD-9 without the dot), providers from the
    beneficiary's state, physicians from a shared NPI pool, NDCs from a shared pool with a cost per drug.
-   Amounts are log-normal, scaled so that beneficiary-level means match CMS's, and rounded to multiples of 10.
-6. Beneficiary annual amounts are exact sums of that year's claims (every amount is a whole multiple of 10, so no
-   rounding is needed): MEDREIMB_IP = sum of inpatient CLM_PMT_AMT; BENRES_IP = sum of NCH_BENE_IP_DDCTBL_AMT +
+   Amounts are log-normal, scaled so that beneficiary-level means match CMS's, and rounded to multiples of 10,
+   except the statutory Part A deductible and coinsurance amounts.
+6. Beneficiary annual amounts are exact sums of that year's claims (every amount is whole dollars, so no rounding
+   is needed; a repeated carrier row counts once): MEDREIMB_IP = sum of inpatient CLM_PMT_AMT;
+   BENRES_IP = sum of NCH_BENE_IP_DDCTBL_AMT +
    NCH_BENE_PTA_COINSRNC_LBLTY_AM + NCH_BENE_BLOOD_DDCTBL_LBLTY_AM; PPPYMT_IP = sum of NCH_PRMRY_PYR_CLM_PD_AMT;
    MEDREIMB_OP / BENRES_OP / PPPYMT_OP the same over outpatient CLM_PMT_AMT / NCH_BENE_PTB_DDCTBL_AMT +
    NCH_BENE_PTB_COINSRNC_AMT + NCH_BENE_BLOOD_DDCTBL_LBLTY_AM / NCH_PRMRY_PYR_CLM_PD_AMT; MEDREIMB_CAR = sum of
@@ -70,9 +78,12 @@ def _chunks(n: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def generate_sample(out_dir: Path, sample: int, scale: float = 0.01, seed: int = 0, quirks: bool = True) -> list[Path]:
+def generate_sample(
+    out_dir: Path, sample: int, scale: float = 0.01, seed: int = 0, quirks: bool = True, deflate64: bool = True
+) -> list[Path]:
     """Write the 8 zips of ``sample`` flat into ``out_dir``; returns their paths in :func:`names.files_for_sample`
-    order. ``scale`` 1.0 is the size of CMS's Sample 1. Same (seed, sample, scale) -> same bytes."""
+    order. ``scale`` 1.0 is the size of CMS's Sample 1. Same (seed, sample, scale) -> same bytes.
+    ``deflate64`` (with ``quirks``): Deflate64 for the files in ``names.DEFLATE64_FILES`` (Sample 11's carrier A)."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     if seed < 0:
@@ -87,7 +98,12 @@ def generate_sample(out_dir: Path, sample: int, scale: float = 0.01, seed: int =
     with ExitStack() as stack:
         writers = {
             spec: stack.enter_context(
-                CsvZipWriter(out_dir / spec.zip_name, names.member_name(spec, quirks), spec.table.csv_columns)
+                CsvZipWriter(
+                    out_dir / spec.zip_name,
+                    names.member_name(spec, quirks),
+                    spec.table.csv_columns,
+                    deflate64=quirks and deflate64 and spec in names.DEFLATE64_FILES,
+                )
             )
             for spec in specs
         }
@@ -106,7 +122,12 @@ def generate_sample(out_dir: Path, sample: int, scale: float = 0.01, seed: int =
 
 
 def generate(
-    out_dir: Path, samples: Iterable[int], scale: float = 0.01, seed: int = 0, quirks: bool = True
+    out_dir: Path,
+    samples: Iterable[int],
+    scale: float = 0.01,
+    seed: int = 0,
+    quirks: bool = True,
+    deflate64: bool = True,
 ) -> dict[int, list[Path]]:
     """Generate several samples into one flat directory (their file names never clash)."""
-    return {s: generate_sample(out_dir, s, scale=scale, seed=seed, quirks=quirks) for s in samples}
+    return {s: generate_sample(out_dir, s, scale, seed, quirks, deflate64) for s in samples}

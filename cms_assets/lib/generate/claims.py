@@ -3,7 +3,8 @@ the exact CMS column order, plus each beneficiary-year's payment sums for the be
 
 How many claims each beneficiary has each year is fixed beforehand (:mod:`.population`); here each claim gets dates
 inside its year and before the death date, diagnoses drawn from the beneficiary's chronic conditions, providers,
-physicians and amounts. All amounts are whole multiples of 10 dollars, so the beneficiary sums are exact.
+physicians and amounts. Amounts are whole dollars (most multiples of 10; Part A deductibles and coinsurance are the
+year's statutory amounts, 1024.00 or 3204.00), so the beneficiary sums are exact.
 Per-claim amount scales are derived from CMS's beneficiary-level means (DE-SynPUF Codebook) divided by claims per
 beneficiary, so the annual means land near CMS's.
 """
@@ -46,8 +47,14 @@ SUM_RULES: dict[str, tuple[str, ...]] = {
     "PPPYMT_CAR": ("LINE_BENE_PRMRY_PYR_PD_AMT_",),
 }
 _SAMPLE1_ROWS = claim_targets(1.0)
-#: Medicare deductibles (inpatient per stay; Part B per year), rounded to 10 like every amount in the files.
-IP_DEDUCTIBLE = (1020, 1070, 1100)
+#: Medicare Part A deductible per stay, 2008 / 2009 / 2010 (the statutory amounts CMS's files carry).
+IP_DEDUCTIBLE = (1024, 1068, 1100)
+#: Share of inpatient claims with the deductible, and with NCH_BENE_IP_DDCTBL_AMT empty (the rest: 0.00).
+IP_DEDUCTIBLE_SHARE, IP_DEDUCTIBLE_EMPTY = 0.96, 0.01
+#: Part A daily coinsurance for hospital days 61-90, 2008 / 2009 / 2010: 4 days of 2008 give 1024.00,
+#: 12 days of 2009 give 3204.00, values the real BENRES_IP shows.
+IP_DAILY_COINSURANCE = (256, 267, 275)
+#: Part B deductible per year, rounded to 10 like the other Part B amounts.
 PART_B_DEDUCTIBLE = (140, 140, 160)
 #: Spread of inpatient payments per year, set so the 90th percentile of MEDREIMB_IP lands near CMS's 6000 / 7000
 #: (2008 / 2009). CMS's 2010 p90 (3000) would need >10% of beneficiaries with a stay at 0.12 stays each, i.e. no
@@ -58,6 +65,9 @@ SEGMENT2_SHARE = {Kind.INPATIENT: 0.005, Kind.OUTPATIENT: 0.001}
 LINES_P = np.array([0.55, 0.2, 0.1, 0.05, 0.03, 0.02, 0.015, 0.01, 0.008, 0.006, 0.005, 0.003, 0.003])
 LINES_P = LINES_P / LINES_P.sum()
 LINES_MEAN = float((np.arange(1, 14) * LINES_P).sum())
+#: Rows repeating a (DESYNPUF_ID, CLM_ID) pair: about 480 of Sample 1's 2.37 M carrier A rows (an early loader's
+#: count). The repeat is an identical row; beneficiary sums count the claim once.
+CARRIER_REPEAT_RATE = 480 / 2_370_667
 
 
 def per_claim(column: str, kind: Kind) -> np.ndarray:
@@ -210,8 +220,10 @@ def inpatient(ch: Chunk) -> Claims:
     pp = np.where(
         rng.random(m) < 0.04, f.round10(_lognormal(rng, per_claim("PPPYMT_IP", Kind.INPATIENT)[y] / 0.04, 0.9, m)), 0
     )
-    ded = np.where(rng.random(m) < 0.97, np.array(IP_DEDUCTIBLE)[y], 0)
-    coins = np.where(rng.random(m) < 0.025, 260 * rng.integers(1, 21, m), 0)
+    u = rng.random(m)
+    ded = np.where(u < IP_DEDUCTIBLE_SHARE, np.array(IP_DEDUCTIBLE)[y], 0)
+    ded_present = u < 1 - IP_DEDUCTIBLE_EMPTY
+    coins = np.where(rng.random(m) < 0.025, np.array(IP_DAILY_COINSURANCE)[y] * rng.integers(1, 21, m), 0)
     blood = np.where(rng.random(m) < 0.005, f.round10(rng.uniform(10, 200, m)), 0)
     per_diem = np.where(rng.random(m) < 0.45, f.round10(_lognormal(rng, 80.0, 0.8, m)), 0)
     n_dx = 1 + rng.binomial(9, 0.7, m)
@@ -238,7 +250,7 @@ def inpatient(ch: Chunk) -> Claims:
         "CLM_ADMSN_DT": f.dates(admit),
         "ADMTNG_ICD9_DGNS_CD": dx_vocab.take(dx[:, 0]),
         "CLM_PASS_THRU_PER_DIEM_AMT": f.money(per_diem),
-        "NCH_BENE_IP_DDCTBL_AMT": f.money(ded),
+        "NCH_BENE_IP_DDCTBL_AMT": f.money(ded, ded_present),
         "NCH_BENE_PTA_COINSRNC_LBLTY_AM": f.money(coins),
         "NCH_BENE_BLOOD_DDCTBL_LBLTY_AM": f.money(blood),
         "CLM_UTLZTN_DAY_CNT": f.ints(days),
@@ -365,14 +377,15 @@ def carrier(ch: Chunk) -> Claims:
         "PRF_PHYSN_NPI_": lambda j: npis.take(np.where(used[:, j], npi[:, j], -1)),
         "TAX_NUM_": lambda j: taxes.take(np.where(used[:, j], npi[:, j], -1)),
         "HCPCS_CD_": lambda j: codes.carrier_hcpcs().take(np.where(used[:, j], hcpcs[:, j], -1)),
-        "LINE_NCH_PMT_AMT_": lambda j: f.money(pmt[:, j], used[:, j]),
-        "LINE_BENE_PTB_DDCTBL_AMT_": lambda j: f.money(ded[:, j], used[:, j]),
-        "LINE_BENE_PRMRY_PYR_PD_AMT_": lambda j: f.money(pp[:, j], used[:, j]),
-        "LINE_COINSRNC_AMT_": lambda j: f.money(coins[:, j], used[:, j]),
-        "LINE_ALOWD_CHRG_AMT_": lambda j: f.money(allowed[:, j], used[:, j]),
+        "LINE_NCH_PMT_AMT_": lambda j: f.money(pmt[:, j]),
+        "LINE_BENE_PTB_DDCTBL_AMT_": lambda j: f.money(ded[:, j]),
+        "LINE_BENE_PRMRY_PYR_PD_AMT_": lambda j: f.money(pp[:, j]),
+        "LINE_COINSRNC_AMT_": lambda j: f.money(coins[:, j]),
+        "LINE_ALOWD_CHRG_AMT_": lambda j: f.money(allowed[:, j]),
         "LINE_PRCSG_IND_CD_": lambda j: prc_vocab.take(np.where(used[:, j], prc[:, j], -1)),
         "LINE_ICD9_DGNS_CD_": lambda j: dx_vocab.take(np.where(used[:, j], line_dx[:, j], -1)),
     }
+    # Unused line slots: the five amount blocks are written "0.00" (zeros above), the code blocks empty.
     assert list(blocks) == [p for p, _ in c.CARRIER_LINE_BLOCKS]
     for prefix, make in blocks.items():
         values |= {f"{prefix}{j + 1}": make(j) for j in range(width)}
@@ -381,13 +394,24 @@ def carrier(ch: Chunk) -> Claims:
         "BENRES_CAR": _sum(ch, bene, y, (ded + coins).sum(axis=1)),
         "PPPYMT_CAR": _sum(ch, bene, y, pp.sum(axis=1)),
     }
-    return Claims(_table(c.CARRIER_COLUMNS, values, m), sums)
+    return Claims(_with_repeats(rng, _table(c.CARRIER_COLUMNS, values, m)), sums)
+
+
+def _with_repeats(rng: np.random.Generator, table: pa.Table) -> pa.Table:
+    """Repeat a few rows right after themselves (same DESYNPUF_ID and CLM_ID), at CMS's carrier rate."""
+    pieces, start = [], 0
+    for i in np.flatnonzero(rng.random(table.num_rows) < CARRIER_REPEAT_RATE).tolist():
+        pieces.append(table.slice(start, i + 1 - start))  # zero-copy slices: row i ends one and starts the next
+        start = i
+    return pa.concat_tables([*pieces, table.slice(start)]) if pieces else table
 
 
 _QTY = np.array([30, 60, 90, 100, 20, 10, 120, 180, 270, 14, 28, 15, 45])
 _QTY_P = codes.zipf_p(len(_QTY), 1.2)
 _DAYS = np.array([30, 90, 10, 20, 60, 7, 14, 15, 5, 3])
 _DAYS_P = codes.zipf_p(len(_DAYS), 1.1)
+#: Share of fills with a half unit (liquids, creams): "2.500".
+FRACTIONAL_QTY = 0.04
 
 
 def pde(ch: Chunk) -> Claims:
@@ -402,6 +426,7 @@ def pde(ch: Chunk) -> Claims:
     u = rng.random(m)
     days[u < 0.03] = 0
     qty[(u >= 0.03) & (u < 0.06)] = 0
+    qty_milli = qty * 1000 + np.where(rng.random(m) < FRACTIONAL_QTY, 500, 0) * (qty > 0)  # "120.000", "2.500"
     cost = f.round10(drugs.base_cost[ndc] * np.maximum(days, 10) / 30.0 * rng.lognormal(0.0, 0.3, m))
     pay = np.where(rng.random(m) < 0.35, 0, f.round10(cost * rng.uniform(0.05, 0.6, m)))
     values = {
@@ -409,7 +434,7 @@ def pde(ch: Chunk) -> Claims:
         "PDE_ID": f.ints(ch.ids.take(Kind.PDE, m)),
         "SRVC_DT": f.dates(day),
         "PROD_SRVC_ID": drugs.vocab.take(ndc),
-        "QTY_DSPNSD_NUM": f.ints(qty),
+        "QTY_DSPNSD_NUM": f.quantity(qty_milli),
         "DAYS_SUPLY_NUM": f.ints(days),
         "PTNT_PAY_AMT": f.money(pay),
         "TOT_RX_CST_AMT": f.money(cost),

@@ -14,6 +14,7 @@ from functools import cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
 
@@ -58,6 +59,7 @@ _GENERAL_CODES = [
     "4019", "2724", "2720", "V5869", "78650", "7862", "27800", "53081", "7804", "78079", "V7231", "5990",
     "4011", "2449", "7295", "7242", "V5861", "42731", "2859", "27651", "V1582", "78900", "4240", "36616",
     "E8889", "V4582", "7881", "71945", "2809", "V700", "4660", "7140", "25000", "4280", "41401", "496",
+    "0389", "0088", "0414", "0799", "0785",  # infections: ICD-9 001-139 keep their leading zero as text
 ]  # fmt: skip
 
 _PROCEDURES = [
@@ -69,6 +71,7 @@ _DRG_COMMON = [
     "291", "292", "470", "871", "872", "392", "190", "194", "195", "690", "683", "377", "378", "064",
     "065", "066", "189", "193", "312", "313", "682", "641", "603", "247", "246", "308", "309", "310",
     "460", "481", "535", "552", "101", "202", "203", "280", "281", "286", "287", "177", "178", "885",
+    "057", "039", "069", "074", "091",
 ]  # fmt: skip
 
 _OP_HCPCS = [
@@ -107,7 +110,7 @@ N_NDCS = 3_000
 _LABELERS = [
     "00093", "00378", "00591", "00781", "68180", "65862", "00172", "16714", "00904", "51079", "00002", "00006",
     "00071", "00310", "00074", "00085", "00186", "00173", "00456", "13668", "57664", "68382", "33342", "55111",
-    "00054", "00603", "62175", "00228", "43547", "31722",
+    "00054", "00603", "62175", "00228", "43547", "31722", "00058",
 ]  # fmt: skip
 
 
@@ -170,11 +173,14 @@ def zipf_p(n: int, a: float = 1.0) -> np.ndarray:
 
 @cache
 def npis() -> tuple[Vocab, Vocab]:
-    """Physician NPIs (10 digits, leading 1) and their group's tax number (9 digits; three NPIs per group)."""
+    """Physician NPIs (10-digit strings; the synthetic NPIs of CMS's files start with any digit, "0611998537") and
+    their group's tax number (9 digits; three NPIs per group)."""
     rng = np.random.default_rng(20130201)
-    npi = 1_000_000_000 + rng.choice(1_000_000_000, size=N_NPIS, replace=False).astype(np.int64)
+    npi = rng.choice(10_000_000_000, size=N_NPIS, replace=False).astype(np.int64)
     tax = rng.integers(10_000_000, 999_999_999, size=N_NPIS // 3 + 1)
-    return Vocab(pa.array(npi).cast(pa.string())), Vocab.of([f"{t:09d}" for t in tax[np.arange(N_NPIS) // 3]])
+    return Vocab(pc.utf8_lpad(pa.array(npi).cast(pa.string()), 10, "0")), Vocab.of(
+        [f"{t:09d}" for t in tax[np.arange(N_NPIS) // 3]]
+    )
 
 
 @cache

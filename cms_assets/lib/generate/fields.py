@@ -1,7 +1,8 @@
 """Vectorized formatting of NumPy columns into the exact CMS text forms, as Arrow string arrays.
 
 Everything is written as strings (or all-null columns) so the CSV writer never has to guess a format: money
-"3620.00" / "-10.00", dates YYYYMMDD, integers plain, missing = null (written as an empty field).
+"3620.00" / "-10.00", quantities "120.000", dates YYYYMMDD, counts plain, codes zero-padded ("03", "090", "00"),
+missing = null (written as an empty field).
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ def _mask(n: int, present: np.ndarray | None) -> np.ndarray | None:
 def ints(values: np.ndarray, present: np.ndarray | None = None) -> pa.Array:
     """Integers as plain digits; rows where ``present`` is False are empty."""
     return pa.array(np.asarray(values, dtype=np.int64), mask=_mask(len(values), present)).cast(pa.string())
+
+
+def padded(values: np.ndarray, width: int, present: np.ndarray | None = None) -> pa.Array:
+    """Non-negative integers zero-padded to ``width`` digits, as CMS writes codes ("03", "090", "0611998537")."""
+    return pc.utf8_lpad(ints(values, present), width, "0")
+
+
+def quantity(thousandths: np.ndarray) -> pa.Array:
+    """Quantities given in thousandths as CMS's three-decimal text: 120000 -> "120.000", 2500 -> "2.500"."""
+    whole, frac = np.divmod(np.asarray(thousandths, dtype=np.int64), 1000)
+    return pc.binary_join_element_wise(ints(whole), padded(frac, 3), ".")
 
 
 def money(dollars: np.ndarray, present: np.ndarray | None = None) -> pa.Array:

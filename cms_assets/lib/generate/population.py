@@ -45,6 +45,8 @@ CONDITION_P = np.array(
 )  # fmt: skip
 DEATH_RATE = 0.0148
 UNDER65_SHARE = 0.16
+#: Share of beneficiaries whose county is written "000" (unknown).
+COUNTY_UNKNOWN = 0.01
 #: AR(1) coefficient of the latent log-frailty from one year to the next.
 RHO = 0.75
 #: Claim intensity: exp(SIGMA[kind] * h) times a persistent Gamma(GAMMA_SHAPE[kind]) propensity per beneficiary
@@ -151,7 +153,8 @@ def build_population(sample: int, scale: float, seed: int) -> Population:
     sex = np.where(female, 2, 1).astype(np.int8)
     race = rng.choice(RACES, size=n, p=RACE_P)
     state_index = rng.choice(len(codes.STATE_CODES), size=n, p=codes.STATE_P)
-    county = (((rng.zipf(1.4, size=n) - 1) % 99 + 1) * 10).astype(np.int16)  # SSA-like 010..990
+    # SSA county codes "000".."999": most beneficiaries in a state's few large counties, a few with "000".
+    county = np.where(rng.random(n) < COUNTY_UNKNOWN, 0, (rng.zipf(1.3, size=n) * 10 - 1) % 999 + 1).astype(np.int16)
 
     # Ages on 1 Jan 2008: most 65-100, some younger (disability or ESRD entitlement).
     under65 = rng.random(n) < UNDER65_SHARE
@@ -292,12 +295,12 @@ def summary_table(pop: Population, lo: int, hi: int, y: int, sums: dict[str, np.
         "BENE_SEX_IDENT_CD": f.ints(pop.sex[sel]),
         "BENE_RACE_CD": f.ints(pop.race[sel]),
         "BENE_ESRD_IND": codes.Vocab.of(["0", "Y"]).take(pop.esrd[y, sel].astype(np.int64)),
-        "SP_STATE_CODE": f.ints(pop.state[sel]),
-        "BENE_COUNTY_CD": f.ints(pop.county[sel]),
+        "SP_STATE_CODE": f.padded(pop.state[sel], 2),
+        "BENE_COUNTY_CD": f.padded(pop.county[sel], 3),
         "BENE_HI_CVRAGE_TOT_MONS": f.ints(months[:, 0]),
         "BENE_SMI_CVRAGE_TOT_MONS": f.ints(months[:, 1]),
         "BENE_HMO_CVRAGE_TOT_MONS": f.ints(months[:, 2]),
-        "PLAN_CVRG_MOS_NUM": f.ints(months[:, 3]),
+        "PLAN_CVRG_MOS_NUM": f.padded(months[:, 3], 2),  # "00".."12", unlike the three counts above
     }
     for i, name in enumerate(CHRONIC_CONDITIONS):
         values[name] = f.ints(np.where(pop.conditions[y, sel, i], 1, 2))

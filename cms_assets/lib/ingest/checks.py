@@ -87,12 +87,15 @@ def rows_positive(storage: Storage, table: TableSpec | str, sample: int, staged:
 
 
 def keys_unique(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
-    """No two rows share the table's key, and no key column is null."""
+    """No two rows share the table's key, and no key column is null. Rows that repeat the whole
+    ``spec.repeated_rows`` pair (carrier's published duplicates) count once here; :func:`repeated_rows` reports them."""
     spec = _spec(table)
     cols = ", ".join(_quote(c) for c in spec.key)
     any_null = " OR ".join(f"{_quote(c)} IS NULL" for c in spec.key)
+    others = [c for c in spec.repeated_rows if c not in spec.key]
+    distinct = f"count(DISTINCT ({', '.join(_quote(c) for c in others)}))" if others else "count(*)"
     with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
-        dup_sql = f"SELECT {cols}, count(*) AS n FROM t GROUP BY {cols} HAVING count(*) > 1"
+        dup_sql = f"SELECT {cols}, {distinct} AS n FROM t GROUP BY {cols} HAVING {distinct} > 1"
         (duplicates,) = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()
         examples = con.execute(f"{dup_sql} ORDER BY n DESC, {cols} LIMIT {EXAMPLES}").fetchall()
         (nulls,) = con.execute(f"SELECT count(*) FROM t WHERE {any_null}").fetchone()
@@ -101,6 +104,30 @@ def keys_unique(storage: Storage, table: TableSpec | str, sample: int, staged: P
         meta["examples"] = _examples(examples)  # key values, then how many rows share them
     passed = duplicates == 0 and nulls == 0
     return CheckOutcome(passed, f"{spec.name} sample {sample}: key ({meta['key']}) unique and not null", meta)
+
+
+def repeated_rows(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
+    """Rows repeating a ``spec.repeated_rows`` pair (carrier: DESYNPUF_ID, CLM_ID): kept, counted, with examples.
+
+    A WARN check (see :data:`WARN_CHECKS`): these repeats are a property of CMS's published files, not a broken
+    download, so they must be visible without stopping anything downstream.
+    """
+    spec = _spec(table)
+    if not spec.repeated_rows:
+        raise ValueError(f"repeated_rows applies to tables with repeated rows (carrier), not {spec.name}")
+    cols = ", ".join(_quote(c) for c in spec.repeated_rows)
+    groups = f"SELECT {cols}, count(*) AS n FROM t GROUP BY {cols} HAVING count(*) > 1"
+    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
+        (pairs, extra) = con.execute(f"SELECT count(*), coalesce(sum(n - 1), 0) FROM ({groups})").fetchone()
+        examples = con.execute(f"{groups} ORDER BY {cols} LIMIT {EXAMPLES}").fetchall()
+    meta: Meta = {"columns": ", ".join(spec.repeated_rows), "repeated_pairs": pairs, "extra_rows": int(extra)}
+    if examples:
+        meta["examples"] = _examples(examples)  # the pair, then how many rows carry it
+    description = (
+        f"{spec.name} sample {sample}: {pairs} ({meta['columns']}) pairs appear on more than one row "
+        f"({int(extra)} extra rows, kept; features count each claim once)"
+    )
+    return CheckOutcome(pairs == 0, description, meta)
 
 
 def dates_in_range(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> CheckOutcome:
@@ -134,11 +161,15 @@ def _flag_rules() -> dict[str, str]:
     rules["BENE_SEX_IDENT_CD"] = not_in("BENE_SEX_IDENT_CD", "1, 2")
     rules["BENE_RACE_CD"] = not_in("BENE_RACE_CD", "1, 2, 3, 5")
     rules["BENE_ESRD_IND"] = not_in("BENE_ESRD_IND", "'0', 'Y'")
-    for c in ("BENE_HI_CVRAGE_TOT_MONS", "BENE_SMI_CVRAGE_TOT_MONS", "BENE_HMO_CVRAGE_TOT_MONS", "PLAN_CVRG_MOS_NUM"):
+    for c in ("BENE_HI_CVRAGE_TOT_MONS", "BENE_SMI_CVRAGE_TOT_MONS", "BENE_HMO_CVRAGE_TOT_MONS"):
         rules[c] = f"({_quote(c)} IS NULL OR {_quote(c)} NOT BETWEEN 0 AND 12)"
+    # Codes are text with CMS's padding: two-digit months and state, three-digit county.
+    rules["PLAN_CVRG_MOS_NUM"] = "(NOT regexp_full_match(coalesce(PLAN_CVRG_MOS_NUM, ''), '(0[0-9]|1[0-2])'))"
     rules["SP_STATE_CODE"] = (
-        "(SP_STATE_CODE IS NULL OR SP_STATE_CODE NOT BETWEEN 1 AND 54 OR SP_STATE_CODE IN (40, 48))"
+        "(NOT regexp_full_match(coalesce(SP_STATE_CODE, ''), '[0-9]{2}') "
+        "OR SP_STATE_CODE NOT BETWEEN '01' AND '54' OR SP_STATE_CODE IN ('40', '48'))"
     )
+    rules["BENE_COUNTY_CD"] = "(NOT regexp_full_match(coalesce(BENE_COUNTY_CD, ''), '[0-9]{3}'))"
     return rules
 
 
@@ -182,8 +213,12 @@ def references_beneficiaries(
     return CheckOutcome(rows == 0, description, meta)
 
 
+#: Checks that report rather than block (Dagster severity WARN, not blocking); every other check is ERROR, blocking.
+WARN_CHECKS = frozenset({"repeated_rows"})
+
+
 def checks_for(table: TableSpec | str) -> list[tuple[str, Check]]:
-    """The checks that apply to a table, with stable names for the Dagster asset checks."""
+    """The checks that apply to a table, with stable names for the Dagster asset checks (severity: WARN_CHECKS)."""
     spec = _spec(table)
     common: list[tuple[str, Check]] = [
         ("rows_positive", rows_positive),
@@ -192,4 +227,5 @@ def checks_for(table: TableSpec | str) -> list[tuple[str, Check]]:
     ]
     if spec.kind is Kind.BENEFICIARY:
         return [*common, ("flags_valid", flags_valid)]
-    return [*common, ("references_beneficiaries", references_beneficiaries)]
+    repeats: list[tuple[str, Check]] = [("repeated_rows", repeated_rows)] if spec.repeated_rows else []
+    return [*common, ("references_beneficiaries", references_beneficiaries), *repeats]

@@ -10,6 +10,7 @@ impossible dates such as 20080230 that Arrow's strptime would silently roll over
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -261,14 +262,39 @@ def _locate_short_line(source: Source, table: TableSpec, spec: FileSpec) -> int 
     return None
 
 
+def _locate_bad_utf8(source: Source, table: TableSpec, spec: FileSpec) -> tuple[int, str, bytes] | None:
+    """The first (1-based line, column name, field bytes) that is not UTF-8 (error path only)."""
+    with _member_stream(source, spec) as (_, _, stream):
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                fields = line.rstrip(b"\r\n").split(b",")
+                for name, field in zip(table.csv_columns, fields, strict=False):
+                    try:
+                        field.decode("utf-8")
+                    except UnicodeDecodeError:
+                        return number, name, field
+                return number, "?", line
+    return None
+
+
 def _explain(e: pa.ArrowInvalid, source: Source, table: TableSpec, spec: FileSpec, label: str) -> IngestError:
-    """Turn a pyarrow CSV error into an IngestError naming the file, line, column and value."""
+    """Turn a pyarrow CSV error into an IngestError naming the file, line (1-based, the header is line 1), column
+    (by name; pyarrow numbers them from 0) and value."""
     message = str(e)
     try:
         m = _COLUMN_RE.search(message)
+        if m and "invalid UTF8" in message:
+            bad = _locate_bad_utf8(source, table, spec)
+            if bad:
+                return IngestError(f"{label}: line {bad[0]}, column {bad[1]!r}: value {bad[2]!r} is not valid UTF-8")
         if m:
             column = table.csv_columns[int(m[1])]
-            found = _locate_bad_value(source, table, spec, column)
+            try:
+                found = _locate_bad_value(source, table, spec, column)
+            except pa.ArrowInvalid:
+                found = None
             where = f"line {found[0]}, column {column!r}, value {found[1]!r}" if found else f"column {column!r}"
             return IngestError(f"{label}: {where}: {_COLUMN_RE.sub('', message)}")
         if "CSV parse error" in message:
@@ -342,6 +368,13 @@ def convert_table(
                 result.bytes_in += size
                 result.files.append(label)
         os.replace(tmp, out_path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno != errno.ENOSPC and "No space left on device" not in str(e):
+            raise
+        raise IngestError(
+            f"{table.name} sample {sample}: no space left on device writing {tmp} (for {out_path}); nothing published"
+        ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

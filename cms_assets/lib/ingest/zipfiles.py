@@ -2,8 +2,14 @@
 
 ``zipfile`` checks the CRC but trusts the declared size: it silently cuts an entry that inflates beyond its
 header, and a crafted entry can inflate without bound. So the member is inflated here directly from its local
-header (stored or deflate, which is all CMS uses), counting every byte out against the declared size and the
-CRC, with bounded memory whatever the zip claims.
+header, counting every byte out against the declared size and the CRC, with bounded memory whatever the zip claims.
+
+Methods: stored, deflate (zlib) and Deflate64 (method 9, which Windows' compressor and 7-Zip use for large files
+and Python's zipfile cannot read; the likely reason Sample 11's carrier A "needs a manual unzip"). Deflate64 is
+inflated with ``inflate64`` (the maintained C extension py7zr uses; an object API like zlib's, no monkey-patching
+of zipfile as ``zipfile-deflate64`` does). Its ``inflate`` has no output limit, so it is fed at most
+:data:`DEFLATE64_INPUT` compressed bytes at a time: the output per call is then bounded (Deflate64 expands at most
+about 1:1032 even for a crafted stream), and the declared-size and ratio checks apply as for deflate.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import inflate64
+
 from cms_assets.lib.synpuf.names import FileSpec
 
 CHUNK = 1 << 20
 #: Compressed bytes per read: few enough requests when the zip is a ranged S3 stream, still bounded memory.
 READ_CHUNK = 4 << 20
+ZIP_DEFLATE64 = 9
+#: Compressed bytes per ``inflate64`` call: at most ~16 MiB out even for a crafted stream, ~100 KiB for a CSV.
+DEFLATE64_INPUT = 16 << 10
+METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", ZIP_DEFLATE64: "Deflate64"}
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
 _LOCAL_SIG = b"PK\x03\x04"
 #: Errors the zip machinery raises on damaged input; all become CorruptZipError.
@@ -65,8 +77,11 @@ def _check_member(label: str, zf: zipfile.ZipFile, spec: FileSpec | None, max_ra
         raise CorruptZipError(f"{label}: member {name!r} is not {spec.csv_name!r} (or its ' - Copy.csv' twin)")
     if info.flag_bits & 0x1:
         raise CorruptZipError(f"{label}: member {name!r} is encrypted")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise CorruptZipError(f"{label}: member {name!r} uses unsupported compression {info.compress_type}")
+    if info.compress_type not in METHODS:
+        raise CorruptZipError(
+            f"{label}: member {name!r} uses unsupported compression method {info.compress_type} "
+            f"(supported: {', '.join(f'{k} {v}' for k, v in METHODS.items())})"
+        )
     if info.file_size > max(info.compress_size, 1) * max_ratio:
         raise CorruptZipError(
             f"{label}: member {name!r} declares {info.file_size} bytes from {info.compress_size} compressed "
@@ -86,7 +101,9 @@ class _MemberReader(io.RawIOBase):
         self._info = info
         self._left = info.compress_size
         self._inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        self._inflater64 = inflate64.Inflater() if info.compress_type == ZIP_DEFLATE64 else None
         self._pending = b""  # compressed input not consumed yet
+        self._out = b""  # Deflate64 output not handed out yet
         self._crc = 0
         self._seen = 0
         self._done = False
@@ -122,6 +139,8 @@ class _MemberReader(io.RawIOBase):
 
     def _inflate(self, want: int) -> bytes:
         """Up to ``want`` bytes of member data; b'' only at the end of the compressed data."""
+        if self._inflater64 is not None:
+            return self._inflate64(want)
         if self._inflater is None:
             return self._stored(want)
         while True:
@@ -138,6 +157,24 @@ class _MemberReader(io.RawIOBase):
             self._pending = b"" if self._inflater.eof else self._inflater.unconsumed_tail
             if out:
                 return out
+
+    def _inflate64(self, want: int) -> bytes:
+        """Like :meth:`_inflate` for Deflate64, whose output per call is bounded by feeding small inputs."""
+        assert self._inflater64 is not None
+        while not self._out:
+            if self._inflater64.eof:
+                return b""
+            if not self._pending:
+                self._pending = self._read_compressed()
+                if not self._pending:
+                    raise CorruptZipError(f"{self._label}: truncated: the Deflate64 stream does not end")
+            feed, self._pending = self._pending[:DEFLATE64_INPUT], self._pending[DEFLATE64_INPUT:]
+            try:
+                self._out = self._inflater64.inflate(feed)
+            except (ValueError, RuntimeError, EOFError) as e:
+                raise CorruptZipError(f"{self._label}: damaged Deflate64 data after {self._seen} bytes: {e}") from e
+        out, self._out = self._out[:want], self._out[want:]
+        return out
 
     def _stored(self, want: int) -> bytes:
         data = self._f.read(min(want, self._left))

@@ -8,10 +8,17 @@ expected CSV member) is published, atomically, with ``Storage.put_file``; anythi
 :class:`DownloadError` naming the file and URL and leaves the previous object untouched.
 
 Per sample, a manifest (url, etag, last_modified, size, sha256 per zip) lets re-runs skip unchanged files.
+
+Failures name what broke: a redirect loop names the file and the URL (and is not retried); a full disk names the
+file and the path being written, once (:class:`DiskFullError`); a transfer slower than
+:attr:`TransferLimits.min_bytes_per_second` over a window (a server trickling bytes never trips the per-read
+timeout) is cut and retried, and a file not complete within :attr:`TransferLimits.deadline_seconds` fails; the
+partial is kept either way, so the next run resumes where this one stopped.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -25,7 +32,7 @@ import requests
 import urllib3.exceptions
 
 from cms_assets.lib import layout
-from cms_assets.lib.site.scraper import RETRY_STATUSES, CmsSite, RemoteFile, SiteError
+from cms_assets.lib.site.scraper import RETRY_STATUSES, CmsSite, RedirectLoopError, RemoteFile, SiteError
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.versions import sha256_of
@@ -40,8 +47,34 @@ class DownloadError(RuntimeError):
     """A file could not be downloaded and verified (names the file and URL); nothing was published."""
 
 
+class DiskFullError(DownloadError):
+    """No space left on the device holding ``path`` (the partial download or the storage object)."""
+
+    def __init__(self, zip_name: str, path: str | Path, doing: str) -> None:
+        self.zip_name, self.path = zip_name, str(path)
+        super().__init__(
+            f"{zip_name}: no space left on device while {doing} {self.path} (nothing published; free space there "
+            "and re-run: the download resumes)"
+        )
+
+
 class _Transient(Exception):
-    """An attempt failed in a way a retry may fix (truncated body, dropped connection, timeout, 5xx)."""
+    """An attempt failed in a way a retry may fix (truncated body, dropped connection, timeout, 5xx, a stall)."""
+
+
+@dataclass(frozen=True)
+class TransferLimits:
+    """When a slow transfer counts as failed. ``min_bytes_per_second`` over each ``window_seconds``: below it the
+    connection is cut and the attempt retried (resuming); ``deadline_seconds``: the most one file may take over all
+    its attempts (None: no limit)."""
+
+    min_bytes_per_second: float = 10 * 1024
+    window_seconds: float = 60.0
+    deadline_seconds: float | None = None
+
+
+def _disk_full(e: OSError) -> bool:
+    return e.errno == errno.ENOSPC or "No space left on device" in str(e)
 
 
 @dataclass
@@ -134,6 +167,7 @@ def download_file(
     previous: dict | None = None,
     max_attempts: int = 5,
     backoff: float = 0.5,
+    limits: TransferLimits = TransferLimits(),
 ) -> DownloadResult:
     """Download one zip into storage at key, resuming a partial; skip it when ``previous`` (its manifest entry)
     has the same ETag and size and the object exists."""
@@ -143,6 +177,31 @@ def download_file(
         info = site.head(url)
     except SiteError as e:
         raise DownloadError(f"{spec.zip_name}: {e}") from e
+    try:
+        return _download(
+            site, remote, storage, key, partial_dir, previous, max_attempts, backoff, limits, started, info
+        )
+    except OSError as e:
+        if not _disk_full(e):
+            raise
+        where = getattr(e, "filename", None) or str(_Partial.for_spec(partial_dir, spec).part)
+        raise DiskFullError(spec.zip_name, where, "writing") from e
+
+
+def _download(
+    site: CmsSite,
+    remote: RemoteFile,
+    storage: Storage,
+    key: str,
+    partial_dir: Path,
+    previous: dict | None,
+    max_attempts: int,
+    backoff: float,
+    limits: TransferLimits,
+    started: float,
+    info: Any,
+) -> DownloadResult:
+    spec, url = remote.spec, remote.url
     if (
         previous
         and info.etag
@@ -157,11 +216,14 @@ def download_file(
     partial = _Partial.for_spec(partial_dir, spec)
     target = _Target(url, info.etag, info.size, info.last_modified)
     resumed = False
+    deadline = None if limits.deadline_seconds is None else started + limits.deadline_seconds
     for attempt in range(1, max_attempts + 1):
         try:
-            resumed = _fetch(site, spec, partial, partial.resume_offset(target), target) or resumed
+            resumed = _fetch(site, spec, partial, partial.resume_offset(target), target, limits, deadline) or resumed
             break
         except _Transient as e:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _past_deadline(spec, url, partial, target, limits) from e
             if attempt == max_attempts:
                 raise DownloadError(
                     f"{spec.zip_name}: download from {url} incomplete after {max_attempts} attempts "
@@ -174,7 +236,12 @@ def download_file(
         partial.discard()  # resuming a corrupt file would only give another corrupt file
         raise DownloadError(f"{spec.zip_name}: downloaded from {url} but failed verification: {e}") from e
     digest = sha256_of(partial.part)
-    storage.put_file(partial.part, key)
+    try:
+        storage.put_file(partial.part, key)
+    except OSError as e:
+        if not _disk_full(e):
+            raise
+        raise DiskFullError(spec.zip_name, storage.uri(key), "publishing to") from e
     partial.discard()
     return DownloadResult(
         spec, key, url, target.size or 0, target.etag, target.last_modified, time.monotonic() - started,
@@ -182,7 +249,26 @@ def download_file(
     )  # fmt: skip
 
 
-def _fetch(site: CmsSite, spec: FileSpec, partial: _Partial, offset: int, target: _Target) -> bool:
+def _past_deadline(
+    spec: FileSpec, url: str, partial: _Partial, target: _Target, limits: TransferLimits
+) -> DownloadError:
+    have = partial.part.stat().st_size if partial.part.exists() else 0
+    total = f"{target.size:,}" if target.size is not None else "?"
+    return DownloadError(
+        f"{spec.zip_name}: {url} not complete within the {limits.deadline_seconds:g}s deadline ({have:,} of {total} "
+        f"bytes; nothing published; the partial {partial.part} is kept and the next run resumes)"
+    )
+
+
+def _fetch(
+    site: CmsSite,
+    spec: FileSpec,
+    partial: _Partial,
+    offset: int,
+    target: _Target,
+    limits: TransferLimits = TransferLimits(),
+    deadline: float | None = None,
+) -> bool:
     """One attempt: GET (ranged with If-Range when resuming) appending to the partial; True if it resumed.
 
     A 200 means the server sends the whole (possibly new) file: the target's validators are updated and the
@@ -197,6 +283,8 @@ def _fetch(site: CmsSite, spec: FileSpec, partial: _Partial, offset: int, target
     headers["Accept-Encoding"] = "identity"  # byte offsets must be offsets into the file itself
     try:
         resp = site.request("GET", target.url, headers=headers, stream=True)
+    except RedirectLoopError as e:
+        raise DownloadError(f"{spec.zip_name}: {e} (nothing published)") from e
     except SiteError as e:
         raise _Transient(str(e)) from e
     with resp:
@@ -227,7 +315,7 @@ def _fetch(site: CmsSite, spec: FileSpec, partial: _Partial, offset: int, target
         with open(partial.part, "r+b") as out:
             out.seek(offset)
             out.truncate()
-            _copy(resp, out)
+            _copy(resp, out, limits, deadline)
     have = partial.part.stat().st_size
     if target.size is None:
         raise DownloadError(f"{spec.zip_name}: {target.url} sent no Content-Length, so completeness is unknowable")
@@ -236,9 +324,13 @@ def _fetch(site: CmsSite, spec: FileSpec, partial: _Partial, offset: int, target
     return resumed
 
 
-def _copy(resp: requests.Response, out: IO[bytes]) -> None:
+def _copy(
+    resp: requests.Response, out: IO[bytes], limits: TransferLimits = TransferLimits(), deadline: float | None = None
+) -> None:
     """Stream the body in chunks of at most 1 MiB, writing each as it arrives (``read1``), so a dropped
-    connection loses nothing already received. Only network failures (not disk errors) count as transient."""
+    connection loses nothing already received. Only network failures and stalls (not disk errors) count as
+    transient; each chunk is written and flushed before the next is read, so a stalled attempt keeps its bytes."""
+    window_start, window_bytes = time.monotonic(), 0
     while True:
         try:
             chunk = resp.raw.read1(CHUNK, decode_content=False)
@@ -247,6 +339,20 @@ def _copy(resp: requests.Response, out: IO[bytes]) -> None:
         if not chunk:
             return
         out.write(chunk)
+        window_bytes += len(chunk)
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            out.flush()
+            raise _Transient("the per-file deadline passed mid-transfer")
+        if now - window_start >= limits.window_seconds:
+            rate = window_bytes / (now - window_start)
+            if rate < limits.min_bytes_per_second:
+                out.flush()
+                raise _Transient(
+                    f"stalled: {rate:,.0f} bytes/s over {now - window_start:.0f}s, below the minimum "
+                    f"{limits.min_bytes_per_second:,.0f} bytes/s"
+                )
+            window_start, window_bytes = now, 0
 
 
 def _content_range_total(resp: requests.Response, offset: int) -> int | None:
@@ -276,6 +382,7 @@ def download_sample(
     partial_dir: Path,
     max_workers: int = 2,
     log: Callable[[str], None] | None = None,
+    limits: TransferLimits = TransferLimits(),
 ) -> list[DownloadResult]:
     """Download a sample's zips (a small thread pool: polite), then write its manifest atomically.
 
@@ -290,8 +397,10 @@ def download_sample(
 
     def one(remote: RemoteFile) -> DownloadResult:
         name = remote.spec.zip_name
+        if remote.note:
+            say(f"{name}: {remote.note}")
         result = download_file(
-            site, remote, storage, layout.raw_zip(sample, name), Path(partial_dir), previous.get(name)
+            site, remote, storage, layout.raw_zip(sample, name), Path(partial_dir), previous.get(name), limits=limits
         )
         how = "unchanged, skipped" if result.skipped else ("resumed" if result.resumed else "downloaded")
         say(f"{name}: {how} ({result.size:,} bytes, {result.seconds:.1f}s, {result.attempts} attempt(s))")
@@ -306,6 +415,14 @@ def download_sample(
             results.append(fut.result())
         except Exception as e:  # collected so one bad file does not hide the others
             errors.append(e)
+    full = [e for e in errors if isinstance(e, DiskFullError)]
+    if full:  # one message for the device, not one "[Errno 28]" per file
+        others = [str(e) for e in errors if not isinstance(e, DiskFullError)]
+        raise DownloadError(
+            f"sample {sample}: no space left on device writing {full[0].path} ({', '.join(e.zip_name for e in full)} "
+            "not downloaded; nothing published; free space and re-run: downloads resume)"
+            + (f"; also: {'; '.join(others)}" if others else "")
+        ) from full[0]
     if errors:
         raise DownloadError(
             f"sample {sample}: {len(errors)} of {len(files)} files failed: " + "; ".join(map(str, errors))

@@ -6,8 +6,10 @@ behind ABSOLUTE links). The zips are whatever sits in ``root`` (flat, named ``Fi
 writes them), re-scanned on every request, so samples generated later appear without a restart.
 
 The site quirks a real downloader meets are reproduced when ``quirks=True`` (see ``names``): Sample 1's page links
-Sample 20's 2010 beneficiary zip while its own sits at ``names.SAMPLE1_BENEFICIARY_2010_FIX``; Sample 20's 2008
-beneficiary and inpatient zips live under another folder; Sample 11's carrier A is a ``.csv.zip``.
+a zip NAMED as Sample 20's 2010 beneficiary file, under Sample 20's odd folder, that holds Sample 1's file (member
+``..._Sample_1.csv``), while a correctly named copy sits, unlinked, at ``names.SAMPLE1_BENEFICIARY_2010_FIX``;
+Sample 20's 2008 beneficiary and inpatient zips live under that other folder; Sample 11's carrier A is a
+``.csv.zip`` (Deflate64-compressed when the generator made it so).
 ``layout="current"`` serves today's paths: the current landing page and lower-cased main-host download paths.
 
 Downloads behave like a real static file server: GET/HEAD, single byte ranges (206/416), strong ETags, ``If-Range``,
@@ -41,9 +43,9 @@ CURRENT_LANDING_PATH = urlsplit(names.CURRENT_LANDING_URL).path
 #: Where Sample 20's 2008 beneficiary and inpatient zips sit on the real site.
 SAMPLE20_QUIRK_PATH = "/data-research/statistics-trends-and-reports/synpufs/downloads/"
 SAMPLE20_QUIRK_FILES = frozenset({FileSpec(Kind.BENEFICIARY, 20, year=2008), FileSpec(Kind.INPATIENT, 20)})
-#: Sample 1's page links this file (Sample 20's) in place of its own 2010 beneficiary zip.
-SAMPLE1_WRONG_LINK = {FileSpec(Kind.BENEFICIARY, 1, year=2010): FileSpec(Kind.BENEFICIARY, 20, year=2010)}
 SAMPLE1_FIXED = FileSpec(Kind.BENEFICIARY, 1, year=2010)
+#: Sample 1's page links its own 2010 beneficiary file under this wrong name (Sample 20's) and folder.
+SAMPLE1_WRONG_NAME = FileSpec(Kind.BENEFICIARY, 20, year=2010)
 CHUNK = 64 * 1024
 MAX_HITS = 100_000
 
@@ -55,6 +57,9 @@ class FaultPlan:
     ``unavailable``: answer 503 (with ``Retry-After`` when set) to the first K requests of each path.
     ``drops``: on the first K GETs of each file (-1: every GET) send ``drop_after`` body bytes, wait ``stall``
     seconds, then close the connection abruptly (the client sees a truncated body or a read timeout).
+    ``redirect_loop``: answer every request of a matching path with a 302 to itself.
+    ``trickle``: send matching files' bodies at this many bytes per second (a stalled transfer that never times
+    out a read).
     """
 
     match: str = ""
@@ -63,6 +68,8 @@ class FaultPlan:
     drops: int = 0
     drop_after: int = 0
     stall: float = 0.0
+    redirect_loop: bool = False
+    trickle: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _unavailable_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
     _gets_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
@@ -76,6 +83,12 @@ class FaultPlan:
         with self._lock:
             self._unavailable_seen[path] += 1
             return self._unavailable_seen[path] <= self.unavailable
+
+    def loops(self, path: str) -> bool:
+        return self.redirect_loop and self._applies(path)
+
+    def trickle_rate(self, path: str) -> float:
+        return self.trickle if self.trickle > 0 and self._applies(path) else 0.0
 
     def take_drop(self, path: str) -> int | None:
         """Bytes to send before dropping this GET, or None to send it whole."""
@@ -140,6 +153,8 @@ class _SiteMap:
         self.current = layout == "current"
         self.samples = sorted({s.sample for s in files})
         self.main_routes = {self.main_path(s): p for s, p in files.items() if s.on_main_host}
+        if quirks and SAMPLE1_FIXED in files:  # the same bytes under the wrong name the page links
+            self.main_routes[self.wrong_path] = files[SAMPLE1_FIXED]
         self.download_routes = {self.downloads_path(s): p for s, p in files.items() if not s.on_main_host}
 
     @property
@@ -163,6 +178,11 @@ class _SiteMap:
         folder = names.MAIN_DOWNLOADS_PATH.lower() if self.current else names.MAIN_DOWNLOADS_PATH
         return folder + self._name(spec)
 
+    @property
+    def wrong_path(self) -> str:
+        """Where Sample 1's page points for its 2010 beneficiary file (a Sample 20 name, Sample 1's bytes)."""
+        return SAMPLE20_QUIRK_PATH + self._name(SAMPLE1_WRONG_NAME)
+
     def downloads_path(self, spec: FileSpec) -> str:
         return names.DOWNLOADS_HOST_PATH + spec.zip_name
 
@@ -170,7 +190,7 @@ class _SiteMap:
         """The link a sample page carries: relative on the main host, absolute to the downloads host."""
         if not spec.on_main_host:
             return downloads_origin + self.downloads_path(spec)
-        path = self.main_path(SAMPLE1_WRONG_LINK.get(spec, spec) if self.quirks else spec)
+        path = self.wrong_path if self.quirks and spec == SAMPLE1_FIXED else self.main_path(spec)
         if not self.current and path.startswith(SYNPUFS_PATH + "/"):
             return path[len(SYNPUFS_PATH) + 1 :]  # relative to the sample page, like cms.gov's "Downloads/..."
         return path
@@ -370,6 +390,9 @@ class _Handler(BaseHTTPRequestHandler):
             extra = {"Retry_After": f"{faults.retry_after:g}"} if faults.retry_after is not None else {}
             self._simple(503, b"Service Unavailable\n", **extra)
             return
+        if faults is not None and faults.loops(path):
+            self._simple(302, b"", Location=self.path)
+            return
         site = mirror.sitemap()
         if self.server.role == "main":
             page = self._page(site, path)
@@ -430,20 +453,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         faults = self.server.mirror.faults
         drop_at = faults.take_drop(path) if faults is not None else None
-        self._stream(file, start, length, drop_at, faults.stall if faults else 0.0)
+        trickle = faults.trickle_rate(path) if faults is not None else 0.0
+        self._stream(file, start, length, drop_at, faults.stall if faults else 0.0, trickle)
 
-    def _stream(self, file: Path, start: int, length: int, drop_at: int | None, stall: float) -> None:
-        """Copy the byte range in chunks; with a fault, stop after drop_at bytes and cut the connection."""
+    def _stream(
+        self, file: Path, start: int, length: int, drop_at: int | None, stall: float, trickle: float = 0.0
+    ) -> None:
+        """Copy the byte range in chunks; with a fault, stop after drop_at bytes and cut the connection, or send
+        ``trickle`` bytes per second (ten small writes a second)."""
         limit = length if drop_at is None else min(length, drop_at)
+        piece = max(1, int(trickle / 10)) if trickle else CHUNK
         sent = 0
         with open(file, "rb") as f:
             f.seek(start)
             while sent < limit:
-                chunk = f.read(min(CHUNK, limit - sent))
+                chunk = f.read(min(piece, limit - sent))
                 if not chunk:
                     break
                 self.wfile.write(chunk)
                 sent += len(chunk)
+                if trickle:
+                    self.wfile.flush()
+                    time.sleep(0.1)
         if sent < length:  # a fault (or the file shrank underneath us): the client must notice
             self.wfile.flush()
             if stall:

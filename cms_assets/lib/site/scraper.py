@@ -2,9 +2,11 @@
 
 Files are recognised by the zip name in the href (``names.parse_name``), never by link text: the 2020 student
 pipeline read link texts by word position and silently lost both carrier files. Every sample yields exactly its 8
-files or a :class:`MissingFilesError`. Known site quirks are handled: links to another sample's file are not this
-page's (Sample 1 links Sample 20's 2010 beneficiary zip), in which case the known fix location is probed with HEAD;
-relative and absolute links, both hosts, lower-cased names and ``.csv.zip`` are accepted.
+files or a :class:`MissingFilesError`. Files are judged by content where the name may lie: a link whose name says
+another sample (Sample 1's page links a zip named as Sample 20's 2010 beneficiary file) is taken for a file this
+page lacks when its CSV member names this sample's file (``" - Copy.csv"`` included) and its first IDs are in this
+sample's beneficiary file (:mod:`.probe`, over byte ranges). Only when no link passes is the known fix location
+probed with HEAD. Relative and absolute links, both hosts, lower-cased names and ``.csv.zip`` are accepted.
 
 Polite by construction: one ``requests.Session``, an identifying User-Agent, timeouts, and retries with exponential
 backoff on connection errors, 5xx and 429 (honouring ``Retry-After``).
@@ -12,6 +14,7 @@ backoff on connection errors, 5xx and 429 (honouring ``Retry-After``).
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import re
 import time
@@ -57,6 +60,8 @@ class SamplePage:
 class RemoteFile:
     spec: FileSpec
     url: str
+    #: How a file was found when not simply by its name (accepted by content, or the fix location used).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,10 @@ class MissingFilesError(ValueError):
 
 class SiteError(RuntimeError):
     """The site answered with an error or did not answer after all retries (names the URL)."""
+
+
+class RedirectLoopError(SiteError):
+    """A URL redirects in a loop (or too many times): not retried, since asking again loops again."""
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -136,6 +145,13 @@ class CmsSite:
         for attempt in range(self.retries + 1):
             try:
                 resp = self.session.request(method, url, **kwargs)
+            except requests.TooManyRedirects as e:
+                last = e.response.headers.get("Location") if e.response is not None else None
+                raise RedirectLoopError(
+                    f"{method} {url}: redirect loop (more than {self.session.max_redirects} redirects"
+                    + (f", last to {last}" if last else "")
+                    + ")"
+                ) from e
             except (requests.ConnectionError, requests.Timeout) as e:
                 if attempt == self.retries:
                     raise SiteError(f"{method} {url} failed after {attempt + 1} attempts: {e}") from e
@@ -188,6 +204,7 @@ class CmsSite:
         """Exactly the 8 files of the page's sample, in ``names.files_for_sample`` order, or MissingFilesError."""
         base, soup = self._get_html(page.url)
         found: dict[FileSpec, RemoteFile] = {}
+        foreign: dict[FileSpec, list[str]] = {}  # this sample's slot -> links whose name says another sample
         for a in soup.find_all("a", href=True):
             url = urldefrag(urljoin(base, str(a["href"]).strip())).url
             if urlsplit(url).scheme not in ("http", "https"):
@@ -196,18 +213,45 @@ class CmsSite:
                 spec = names.parse_name(unquote(urlsplit(url).path))
             except ValueError:
                 continue  # not a DE-SynPUF file (manuals, other PUFs, navigation)
-            if spec.sample == page.sample:  # a link to another sample's file is not this page's
+            if spec.sample == page.sample:
                 found.setdefault(spec, RemoteFile(spec, url))
+            else:  # maybe this page's file under a wrong name: judged by content below, if the page lacks one
+                foreign.setdefault(dataclasses.replace(spec, sample=page.sample), []).append(url)
         wanted = names.files_for_sample(page.sample)
         for spec in wanted:
-            if spec not in found and (fixed := self._known_location(spec, base)) is not None:
+            rejected: list[str] = []
+            if spec not in found and spec in foreign:
+                found.update(self._by_content(spec, foreign[spec], found, rejected))
+            if spec not in found and (fixed := self._known_location(spec, base, rejected)) is not None:
                 found[spec] = fixed
         missing = [s for s in wanted if s not in found]
         if missing:
             raise MissingFilesError(page.url, missing)
         return [found[s] for s in wanted]
 
-    def _known_location(self, spec: FileSpec, base: str) -> RemoteFile | None:
+    def _by_content(
+        self, spec: FileSpec, urls: list[str], found: dict[FileSpec, RemoteFile], rejected: list[str]
+    ) -> dict[FileSpec, RemoteFile]:
+        """``{spec: file}`` for the first of ``urls`` whose content is ``spec``'s file; reasons for the others go to
+        ``rejected``. The IDs are compared with this page's beneficiary file (2008, or another year)."""
+        from cms_assets.lib.site.probe import holds
+
+        references = [
+            found[r]
+            for y in names.YEARS
+            if (r := FileSpec(Kind.BENEFICIARY, spec.sample, year=y)) != spec and r in found
+        ]
+        for url in urls:
+            if not references:
+                rejected.append(f"{url}: no beneficiary file of sample {spec.sample} on the page to compare IDs with")
+                continue
+            ok, why = holds(self, url, spec, references[0].url)
+            if ok:
+                return {spec: RemoteFile(spec, url, note=f"linked under another name ({url}); {why}")}
+            rejected.append(f"{url}: {why}")
+        return {}
+
+    def _known_location(self, spec: FileSpec, base: str, rejected: list[str]) -> RemoteFile | None:
         """The file at a location CMS is known to use instead of the page's link, if it answers a HEAD."""
         for path in KNOWN_LOCATIONS.get(spec, ()):
             url = urljoin(base, path)
@@ -216,5 +260,6 @@ class CmsSite:
             except SiteError:
                 continue
             if resp.status_code == 200:
-                return RemoteFile(spec, url)
+                why = "; ".join(rejected) if rejected else "the page does not link it"
+                return RemoteFile(spec, url, note=f"known location used ({why})")
         return None

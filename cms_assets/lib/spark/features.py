@@ -11,6 +11,12 @@ Decisions (the column meanings are in :data:`cms_assets.lib.ml.schemas.FEATURE_D
   Only values shaped like ICD-9 codes count (NNN[NN], VNN[NN], ENNN[N]); placeholders such as "OTHER" do not.
   Group counts are distinct codes per group; E codes count in DISTINCT_DIAGNOSES but in no group.
 - Beneficiary-years without claims get zeros; the label is null when the beneficiary is absent next year.
+- Codes stay text in the tables ("03", "00"); STATE is the SSA code as a number (3 for "03"), still a categorical
+  for the model (one-hot, never ordered), and PLAN_MONTHS is PLAN_CVRG_MOS_NUM as a number of months.
+- Carrier duplicates: CMS's carrier files repeat some (DESYNPUF_ID, CLM_ID) pairs. A claim counts once: of the
+  rows sharing a pair, one is kept, the one with the largest line payment total, then the latest CLM_THRU_DT, then
+  the smallest first-line HCPCS, so the choice does not depend on file order (repeats in the published files and
+  in the generator are identical rows, for which every rule gives the same result).
 """
 
 from __future__ import annotations
@@ -130,19 +136,32 @@ def _hospital(df: DataFrame, prefix: str) -> DataFrame:
     )
 
 
+def one_row_per_claim(df: DataFrame, pay: Column) -> DataFrame:
+    """Carrier rows with one row per (DESYNPUF_ID, CLM_ID), chosen as the module docstring says; adds ``pay``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy(ID, "CLM_ID").orderBy(
+        F.col("pay").desc_nulls_last(), F.col("CLM_THRU_DT").desc_nulls_last(), F.col("HCPCS_CD_1").asc_nulls_last()
+    )
+    ranked = df.withColumn("pay", pay).withColumn("_rank", F.row_number().over(order))
+    return ranked.where(F.col("_rank") == 1).drop("_rank")
+
+
 def _carrier(df: DataFrame) -> DataFrame:
-    """Carrier claims per beneficiary-year; a row is a claim (the table's key is CLM_ID)."""
+    """Carrier claims per beneficiary-year, each claim once (see :func:`one_row_per_claim`)."""
     from pyspark.sql import functions as F
 
     line_total = sum(
         (F.coalesce(F.col(c), F.lit(0)) for c in CARRIER_PAY[1:]), F.coalesce(F.col(CARRIER_PAY[0]), F.lit(0))
     )
     return (
-        df.where(F.col("CLM_THRU_DT").isNotNull())
+        one_row_per_claim(df, line_total)
+        .where(F.col("CLM_THRU_DT").isNotNull())
         .select(
             ID,
             _year("CLM_THRU_DT"),
-            line_total.alias("pay"),
+            "pay",
             _codes(CARRIER_DX).alias("dx"),
             _present(CARRIER_NPI).alias("prov"),
         )
@@ -210,14 +229,14 @@ def build_features(tables: dict[str, DataFrame]) -> DataFrame:
         "AGE": F.col("YEAR") - F.year(birth) - F.when((F.month(birth) > 1) | (F.dayofmonth(birth) > 1), 1).otherwise(0),
         "SEX": F.col("BENE_SEX_IDENT_CD"),
         "RACE": F.col("BENE_RACE_CD"),
-        "STATE": F.col("SP_STATE_CODE"),
+        "STATE": F.col("SP_STATE_CODE").cast("tinyint"),
         "ESRD": F.when(F.col("BENE_ESRD_IND") == "Y", 1).otherwise(0),
         **flag,
         "CC_COUNT": sum(flag.values(), F.lit(0)),
         "HI_MONTHS": F.col("BENE_HI_CVRAGE_TOT_MONS"),
         "SMI_MONTHS": F.col("BENE_SMI_CVRAGE_TOT_MONS"),
         "HMO_MONTHS": F.col("BENE_HMO_CVRAGE_TOT_MONS"),
-        "PLAN_MONTHS": F.col("PLAN_CVRG_MOS_NUM"),
+        "PLAN_MONTHS": F.col("PLAN_CVRG_MOS_NUM").cast("tinyint"),
         "DIED_IN_YEAR": F.when(F.year("BENE_DEATH_DT") == F.col("YEAR"), 1).otherwise(0),
         **{c: F.coalesce(F.col(c), F.lit(0)) for c in CLAIM_COLUMNS},
         **dict(zip(("IP_PAYMENT", "OP_PAYMENT", "CAR_PAYMENT", "PDE_COST"), money, strict=True)),

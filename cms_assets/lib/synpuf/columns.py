@@ -1,10 +1,13 @@
 """Exact DE-SynPUF column lists, in file order, and their Arrow types.
 
 Source: the CMS DE-SynPUF Codebook (Feb 2013). Types follow three rules:
-- identifiers and codes (DESYNPUF_ID, CLM_ID, NPIs, ICD-9, HCPCS, NDC, provider numbers) are strings, so leading
-  zeros and alphanumeric codes ("V5869", "0506GC", "OTH") survive;
+- identifiers and codes (DESYNPUF_ID, CLM_ID, NPIs, ICD-9, HCPCS, NDC, DRG, provider numbers, SSA state and county,
+  PLAN_CVRG_MOS_NUM) are strings, so leading zeros ("03", "090", "00", "0611998537", "057", "0389",
+  "00058251515") and alphanumeric codes ("V5869", "0506GC", "OTH") survive as the text users join on (SSA
+  crosswalks, NDC and DRG lookups);
 - dates (written YYYYMMDD) are ``date32``;
-- flags and small codes are int8/int16;
+- flags and counts written unpadded (sex, race, SP_* 1/2, BENE_*_CVRAGE_TOT_MONS "12"/"0") are int8/int16;
+- QTY_DSPNSD_NUM, written with three decimals ("120.000"), is ``decimal128(12, 3)``, exact like money;
 - money is ``decimal128(12, 2)``: CMS writes amounts with two decimals ("3620.00", "-10.00"); a decimal keeps
   them exact through Parquet, Spark (DecimalType(12,2)), DuckDB and Redshift (DECIMAL(12,2)), so warehouse sums
   equal the beneficiary file's annual amounts to the cent, which a float cannot promise. Twelve digits hold
@@ -16,6 +19,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 MONEY = pa.decimal128(12, 2)
+QUANTITY = pa.decimal128(12, 3)
 DATE = pa.date32()
 STR = pa.string()
 I8 = pa.int8()
@@ -38,12 +42,12 @@ BENEFICIARY_TYPES: dict[str, pa.DataType] = {
     "BENE_SEX_IDENT_CD": I8,
     "BENE_RACE_CD": I8,
     "BENE_ESRD_IND": STR,
-    "SP_STATE_CODE": I8,
-    "BENE_COUNTY_CD": I16,
+    "SP_STATE_CODE": STR,  # "01".."54"
+    "BENE_COUNTY_CD": STR,  # "000".."999"
     "BENE_HI_CVRAGE_TOT_MONS": I8,
     "BENE_SMI_CVRAGE_TOT_MONS": I8,
     "BENE_HMO_CVRAGE_TOT_MONS": I8,
-    "PLAN_CVRG_MOS_NUM": I8,
+    "PLAN_CVRG_MOS_NUM": STR,  # "00".."12", padded unlike the three other coverage counts
     "SP_ALZHDMTA": I8,
     "SP_CHF": I8,
     "SP_CHRNKIDN": I8,
@@ -139,8 +143,8 @@ PDE_TYPES: dict[str, pa.DataType] = {
     "PDE_ID": STR,
     "SRVC_DT": DATE,
     "PROD_SRVC_ID": STR,
-    # Quantity is not money: it can be fractional (2.5 ml) and is only summed for features.
-    "QTY_DSPNSD_NUM": pa.float64(),
+    # Written "120.000": fractional (2.5 ml) and exact to the thousandth, so a decimal, not a float.
+    "QTY_DSPNSD_NUM": QUANTITY,
     "DAYS_SUPLY_NUM": I16,
     "PTNT_PAY_AMT": MONEY,
     "TOT_RX_CST_AMT": MONEY,

@@ -183,6 +183,11 @@ COPY_MEMBER_FILES = frozenset(
 )
 
 
+#: Files the mirror and the generator compress with Deflate64 (zip method 9): Sample 11's carrier A, which
+#: downloaders report must be unzipped by hand (Windows' compressor and 7-Zip use Deflate64 for large files).
+DEFLATE64_FILES = frozenset({FileSpec(Kind.CARRIER, 11, part="A")})
+
+
 def member_name(spec: FileSpec, quirks: bool = True) -> str:
     """The CSV member name inside the zip, with the ``" - Copy"`` quirk where CMS has it."""
     return f"{spec.base} - Copy.csv" if quirks and spec in COPY_MEMBER_FILES else spec.csv_name

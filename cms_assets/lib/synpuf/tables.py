@@ -22,13 +22,19 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One analysis table: its name, the CSV columns it reads and the keys that make a row unique."""
+    """One analysis table: its name, the CSV columns it reads and the keys that make a row unique.
+
+    ``repeated_rows``: columns whose value pairs CMS's published files repeat (carrier: the same DESYNPUF_ID and
+    CLM_ID on two rows, about 480 times in Sample 1's file A). Such repeats are kept and reported, not blocking;
+    the key must still be unique across distinct ``repeated_rows`` values (one CLM_ID, one beneficiary).
+    """
 
     name: str
     kind: Kind
     csv_types: dict[str, pa.DataType]
     key: tuple[str, ...]
     date_columns: tuple[str, ...]
+    repeated_rows: tuple[str, ...] = ()
 
     @property
     def csv_columns(self) -> list[str]:
@@ -67,7 +73,14 @@ TABLES: dict[Kind, TableSpec] = {
     Kind.OUTPATIENT: TableSpec(
         "outpatient_claims", Kind.OUTPATIENT, c.OUTPATIENT_TYPES, ("CLM_ID", "SEGMENT"), _dates(c.OUTPATIENT_TYPES)
     ),
-    Kind.CARRIER: TableSpec("carrier_claims", Kind.CARRIER, c.CARRIER_TYPES, ("CLM_ID",), _dates(c.CARRIER_TYPES)),
+    Kind.CARRIER: TableSpec(
+        "carrier_claims",
+        Kind.CARRIER,
+        c.CARRIER_TYPES,
+        ("CLM_ID",),
+        _dates(c.CARRIER_TYPES),
+        repeated_rows=("DESYNPUF_ID", "CLM_ID"),
+    ),
     Kind.PDE: TableSpec("prescription_drug_events", Kind.PDE, c.PDE_TYPES, ("PDE_ID",), _dates(c.PDE_TYPES)),
 }
 

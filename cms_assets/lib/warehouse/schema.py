@@ -34,6 +34,8 @@ _STRING_LENGTHS: list[tuple[str, int]] = [
     (r"PROD_SRVC_ID", 16),  # 11-digit NDC
     (r"CLM_DRG_CD|LINE_PRCSG_IND_CD_\d+", 4),  # "000", "OTH"; "A", "O", "N"
     (r"BENE_ESRD_IND", 1),  # "0" or "Y"
+    (r"SP_STATE_CODE|PLAN_CVRG_MOS_NUM", 2),  # "03", "00".."12"
+    (r"BENE_COUNTY_CD", 3),  # "090"
     (r"MODEL_VERSION|MODEL_NAME", 64),
     (r"SPLIT|METRIC", 32),
     (r"SCOPE", 16),
