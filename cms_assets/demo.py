@@ -114,7 +114,8 @@ def _summary(data: Path, env: dict[str, str], seconds: float, home: Path) -> Non
         metrics = wh.query(
             "SELECT MODEL_NAME, SPLIT, METRIC, VALUE FROM "
             f"{warehouse.schema_name}.model_metrics WHERE MODEL_VERSION = '{model['version']}' "
-            "AND SPLIT = 'temporal' ORDER BY MODEL_NAME, METRIC"
+            "AND SPLIT = 'temporal' AND METRIC IN ('r2', 'mae', 'top10_capture', 'top_decile_lift') "
+            "ORDER BY MODEL_NAME, METRIC"
         ).to_pylist()
     finally:
         wh.close()
