@@ -8,9 +8,9 @@ Two conditions, both built from Dagster's own operands:
   sample's five tables run in one run); never while an upstream is missing, running, or has a failed blocking
   check.
 - :func:`after_wave` for what sits behind the all-samples model (the model, the predictions, their loads, views,
-  report): the same triggers, but held until nothing upstream - transitively, through every sample - is running
-  or about to be requested. Twenty samples arriving together therefore train the model once, after the last
-  sample's features, and re-score each sample once, with that model.
+  report): the same triggers, but held until nothing upstream - transitively, through every sample - is running,
+  was updated since the last tick or is about to be requested. Twenty samples arriving together therefore train
+  the model once, after the last sample's features, and re-score each sample once, with that model.
 """
 
 from __future__ import annotations
@@ -53,13 +53,21 @@ def on_sample_change() -> dg.AutomationCondition:
     return (trigger & _gates()).with_label("on_sample_change")
 
 
-def after_wave(triggered_by: list[dg.AssetKey] | None = None) -> dg.AutomationCondition:
+def after_wave(triggered_by: list[dg.AssetKey] | None = None, new_partitions: bool = True) -> dg.AutomationCondition:
     """Refresh once the wave upstream has settled: changed upstream data (optionally only from ``triggered_by``),
-    nothing upstream running or about to run, every upstream present and checked. An asset found missing on
-    the automation's first evaluation (switched on over existing data) is built too."""
-    missing = AC.newly_missing() | (AC.missing() & AC.initial_evaluation())
+    nothing upstream running, updated since the last tick or about to run, every upstream present and checked.
+
+    "Updated since the last tick" stands in for "about to run" across partitionings: Dagster's
+    ``will_be_requested`` only sees requests that could share this asset's run, so a per-sample refresh requested
+    in this very tick is invisible here; its parent's fresh update is not, and holds the wave one tick longer.
+    ``new_partitions=False`` (predictions) leaves new samples to the retrain they cause. An asset found missing
+    on the automation's first evaluation (switched on over existing data) is built too.
+    """
+    missing = AC.missing() & AC.initial_evaluation()
+    if new_partitions:
+        missing = AC.newly_missing() | missing
     trigger = (missing | _changed(same_run=False, only=triggered_by)).since_last_handled()
-    settled = ~_upstream(AC.in_progress() | AC.will_be_requested())
+    settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated())
     return (trigger & settled & _gates()).with_label("after_wave")
 
 

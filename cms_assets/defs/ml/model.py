@@ -174,9 +174,9 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
             kinds={"spark", "parquet"},
             deps=["cost_model", "beneficiary_features"],
             code_version="1",
-            # Re-score when the model changes (or the partition is new), once the wave upstream has settled:
-            # new features of a sample retrain the model first, and the new model re-scores every sample.
-            automation_condition=after_wave(triggered_by=[dg.AssetKey("cost_model")]),
+            # Re-score when the model changes, once the wave upstream has settled: a new sample's features retrain
+            # the model first, and the new model scores every sample, the new one included (never the old model).
+            automation_condition=after_wave(triggered_by=[dg.AssetKey("cost_model")], new_partitions=False),
             metadata={"dagster/column_schema": column_schema(PREDICTION_SCHEMA)},
             skippable=True,
         )
