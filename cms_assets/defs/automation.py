@@ -34,7 +34,9 @@ def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg
 
 def _changed(*, same_run: bool, only: list[dg.AssetKey] | None = None) -> dg.AutomationCondition:
     """An upstream's data version changed since the last tick (or, with ``same_run``, it is requested now)."""
-    changed = AC.data_version_changed() | AC.will_be_requested() if same_run else AC.data_version_changed()
+    # A parent updated by a run that also targeted this asset was already handled by that run (as in eager()).
+    updated = AC.data_version_changed() & ~AC.executed_with_root_target()
+    changed = updated | AC.will_be_requested() if same_run else updated
     deps = AC.any_deps_match(changed)
     if only is not None:
         deps = deps.allow(dg.AssetSelection.assets(*only))
