@@ -13,21 +13,25 @@ from cms_assets.lib.ingest.checks import CheckOutcome
 
 
 def partition_check_specs(
-    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], warn: AbstractSet[str] = frozenset()
+    asset: str | list[str],
+    checks: Mapping[str, Callable[..., CheckOutcome]],
+    warn: AbstractSet[str] = frozenset(),
+    automated: bool = True,
 ) -> list[dg.AssetCheckSpec]:
     """One partitioned check spec per function, blocking unless named in ``warn``; the function's docstring is
-    its description.
+    its description. ``automated`` checks are requested with their asset (see ``with_its_asset``); without it
+    they still run in every run of their asset, but Declarative Automation never requests them on their own.
 
     Partitioned check specs are a Dagster preview feature; we use them knowingly (results per sample in the UI
     and in the automation's blocking-check gate), so their warning is silenced here only.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _specs(asset, checks, warn)
+        return _specs(asset, checks, warn, automated)
 
 
 def _specs(
-    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], warn: AbstractSet[str]
+    asset: str | list[str], checks: Mapping[str, Callable[..., CheckOutcome]], warn: AbstractSet[str], automated: bool
 ) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
@@ -35,7 +39,7 @@ def _specs(
             asset=dg.AssetKey(asset),
             blocking=name not in warn,
             partitions_def=cms_sample,
-            automation_condition=with_its_asset(),
+            automation_condition=with_its_asset() if automated else None,
             description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None,
         )
         for name, fn in checks.items()

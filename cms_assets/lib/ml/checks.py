@@ -87,15 +87,23 @@ def label_coverage(storage: Storage, sample: int) -> CheckOutcome:
 
 
 @_missing
-def predictions_complete(storage: Storage, sample: int, model_version: str) -> CheckOutcome:
-    """Every scored row has a finite, non-negative prediction from the model version just used."""
+def predictions_complete(storage: Storage, sample: int, model_version: str | None = None) -> CheckOutcome:
+    """Every scored row has a finite, non-negative prediction, all from one model version (the one just used).
+
+    Without ``model_version`` (the check run on its own) the published file is checked against itself: it must
+    hold one version; whether that version is the latest model is the automation's business, not this check's.
+    """
     scored = _dataset(storage, layout.predictions_dir(sample))
+    (versions,) = _one("SELECT count(DISTINCT MODEL_VERSION) FROM p", p=scored)
+    if model_version is None:
+        (model_version,) = _one("SELECT min(MODEL_VERSION) FROM p", p=scored)
+    version = str(model_version or "")
     rows, bad, other = _one(
         "SELECT count(*), count(*) FILTER (WHERE PREDICTED_NEXT_YEAR_COST IS NULL OR NOT isfinite("
         "PREDICTED_NEXT_YEAR_COST) OR PREDICTED_NEXT_YEAR_COST < 0), "
-        f"count(*) FILTER (WHERE MODEL_VERSION IS DISTINCT FROM '{model_version.replace(chr(39), '')}') FROM p",
+        f"count(*) FILTER (WHERE MODEL_VERSION IS DISTINCT FROM '{version.replace(chr(39), '')}') FROM p",
         p=scored,
     )
-    meta = {"rows": rows, "invalid_predictions": bad, "other_model_version": other, "model_version": model_version}
+    meta = {"rows": rows, "invalid_predictions": bad, "other_model_version": other, "model_version": version}
     description = f"sample {sample}: {rows:,} predictions, {bad} invalid, {other} from another model version"
-    return CheckOutcome(rows > 0 and bad == 0 and other == 0, description, meta)
+    return CheckOutcome(rows > 0 and bad == 0 and other == 0 and versions == 1, description, meta)
