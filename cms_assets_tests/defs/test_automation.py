@@ -126,9 +126,9 @@ def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
             assert third.failed, "the header-only file should fail its table's run"
             [failed] = [instance.get_run_by_id(r) for r in third.failed]
             messages = [
-                e.dagster_event.message
+                e.dagster_event.step_failure_data.error.message
                 for e in instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-                if e.dagster_event
+                if e.dagster_event and e.dagster_event.step_failure_data.error
             ]
             assert any(spec.zip_name in m and "rows_positive" in m for m in messages), messages
             assert sha256_of(data / table_key) == table_sha and _parquet_rows(data, table_key) == table_rows
