@@ -86,12 +86,18 @@ def run_demo(
 
 
 def _failure(instance: Any, run_id: str) -> str:
-    """The first line of the run's failure message, for the console."""
+    """The failed step and what broke it (the innermost error's message), for the console."""
     from dagster import DagsterEventType
 
     for entry in instance.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}):
-        if entry.dagster_event and entry.dagster_event.message:
-            return entry.dagster_event.message.splitlines()[0][:300]
+        event = entry.dagster_event
+        if not event:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and error.cause is not None:
+            error = error.cause
+        what = error.message.strip() if error is not None else (event.message or "")
+        return f"{event.step_key or 'run'}: {what[:600]}" if what else f"{event.step_key or 'run'} failed"
     return "(no failure message)"
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import read_model_info
+from cms_assets.lib.ml.schemas import CURRENT
 from cms_assets.lib.storage import LocalStorage
 from cms_assets_tests.fixtures.spark import generated_tables
 from cms_assets_tests.fixtures.spark_cluster import SparkCluster, _get_json
@@ -77,7 +78,8 @@ def test_features_model_predictions_run_on_the_workers(
     predictions = pq.read_table(out_root / layout.predictions_dir(1))
     assert report["features"]["total_rows"] == features.num_rows > 1000
     assert report["predict"]["total_rows"] == predictions.num_rows
-    assert predictions.num_rows == len(set(features.column("DESYNPUF_ID").to_pylist()))
+    current = [s == CURRENT for s in predictions.column("SCOPE").to_pylist()]
+    assert sum(current) == len(set(features.column("DESYNPUF_ID").to_pylist()))  # each beneficiary's latest year
     info = read_model_info(LocalStorage(out_root), "cluster")
     assert info["selected"] == report["train"]["selected_model"]
     assert report["train"]["train_rows"] > 500

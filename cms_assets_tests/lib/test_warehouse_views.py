@@ -28,13 +28,13 @@ M = Decimal
 def _bene(id_: str, year: int, hi: int, smi: int, plan: int, ip: int, op: int, car: int, **dims: Any) -> dict:
     return {
         "DESYNPUF_ID": id_, "YEAR": year, "BENE_HI_CVRAGE_TOT_MONS": hi, "BENE_SMI_CVRAGE_TOT_MONS": smi,
-        "PLAN_CVRG_MOS_NUM": plan, "MEDREIMB_IP": M(ip), "MEDREIMB_OP": M(op), "MEDREIMB_CAR": M(car), **dims,
+        "PLAN_CVRG_MOS_NUM": f"{plan:02d}", "MEDREIMB_IP": M(ip), "MEDREIMB_OP": M(op), "MEDREIMB_CAR": M(car), **dims,
     }  # fmt: skip
 
 
-A = {"BENE_BIRTH_DT": D(1940, 1, 1), "BENE_SEX_IDENT_CD": 1, "BENE_RACE_CD": 1, "SP_STATE_CODE": 5}  # 69 in 2009
-B = {"BENE_BIRTH_DT": D(1930, 6, 1), "BENE_SEX_IDENT_CD": 2, "BENE_RACE_CD": 2, "SP_STATE_CODE": 5}  # 78 in 2009
-C = {"BENE_BIRTH_DT": D(1950, 3, 1), "BENE_SEX_IDENT_CD": 2, "BENE_RACE_CD": 1, "SP_STATE_CODE": 10}  # 58 in 2009
+A = {"BENE_BIRTH_DT": D(1940, 1, 1), "BENE_SEX_IDENT_CD": 1, "BENE_RACE_CD": 1, "SP_STATE_CODE": "05"}  # 69 in 2009
+B = {"BENE_BIRTH_DT": D(1930, 6, 1), "BENE_SEX_IDENT_CD": 2, "BENE_RACE_CD": 2, "SP_STATE_CODE": "05"}  # 78 in 2009
+C = {"BENE_BIRTH_DT": D(1950, 3, 1), "BENE_SEX_IDENT_CD": 2, "BENE_RACE_CD": 1, "SP_STATE_CODE": "10"}  # 58 in 2009
 BENE = [
     _bene("A", 2009, 12, 12, 12, 1200, 300, 600, **A),
     _bene("B", 2009, 6, 0, 0, 0, 60, 0, **B),

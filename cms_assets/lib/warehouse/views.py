@@ -70,7 +70,7 @@ def _beneficiary_rows(schema: str) -> str:
     """One row per beneficiary-year with BI dimensions, coverage months and the annual amounts."""
     sex, race = _case('b."BENE_SEX_IDENT_CD"', SEX_LABELS), _case('b."BENE_RACE_CD"', RACE_LABELS)
     return (
-        f'SELECT b."YEAR" AS year, b."SP_STATE_CODE" AS state_code, {_age_band()} AS age_band, '
+        f'SELECT b."YEAR" AS year, CAST(b."SP_STATE_CODE" AS INTEGER) AS state_code, {_age_band()} AS age_band, '
         f'b."BENE_SEX_IDENT_CD" AS sex_code, {sex} AS sex, b."BENE_RACE_CD" AS race_code, {race} AS race, '
         f"{MEMBER_MONTHS} AS member_months, "
         f'COALESCE(b."MEDREIMB_IP", 0) AS medreimb_ip, COALESCE(b."MEDREIMB_OP", 0) AS medreimb_op, '
