@@ -54,6 +54,34 @@ class StorageResource(dg.ConfigurableResource):
         return path
 
 
+class ModelSizeResource(dg.ConfigurableResource):
+    """Size of the cost model's GBT candidates: more and deeper trees fit more and train longer (a setting, so an
+    automated retrain uses it too; ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH``)."""
+
+    gbt_trees: int = 25
+    gbt_depth: int = 5
+
+    def gbt_size(self) -> tuple[int, int]:
+        return self.gbt_trees, self.gbt_depth
+
+    def gbt_params(self) -> dict[str, Any]:
+        from cms_assets.lib.spark.model import gbt_params
+
+        return gbt_params(self.gbt_trees, self.gbt_depth)
+
+
+def model_size(env: Mapping[str, str]) -> ModelSizeResource:
+    """The GBT size from ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH`` (defaults 25 / 5)."""
+    values = {}
+    for field, name in (("gbt_trees", "CMS_GBT_TREES"), ("gbt_depth", "CMS_GBT_DEPTH")):
+        raw = env.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
+            values[field] = int(raw)
+    return ModelSizeResource(**values)
+
+
 class CmsSiteResource(dg.ConfigurableResource):
     """The CMS DE-SynPUF site: the real cms.gov by default, or the local mirror."""
 
@@ -125,6 +153,7 @@ class SparkResource(dg.ConfigurableResource):
         *,
         model_version: str | None = None,
         seed: int = 42,
+        gbt_size: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
         """The EMR Serverless ``start_job_run`` request for ``emr_entry.py --action <action>``.
 
@@ -152,6 +181,7 @@ class SparkResource(dg.ConfigurableResource):
             action=action,
             model_version=model_version,
             seed=seed,
+            gbt_size=gbt_size,
             py_files_s3=self.emr_py_files_s3,
             venv_archive_s3=self.emr_venv_archive_s3,
             log_uri_s3=self.emr_log_uri_s3,
@@ -286,6 +316,7 @@ def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
             ),
             "cms_site": site,
             "spark": production_spark(env),
+            "model_size": model_size(env),
             "warehouse": WarehouseResource(
                 url=dg.EnvVar("CMS_WAREHOUSE_URL"),
                 schema_name=env.get("CMS_WAREHOUSE_SCHEMA", "cms"),
@@ -311,6 +342,7 @@ def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
         ),
         "cms_site": site,
         "spark": SparkResource(remote=env.get("CMS_SPARK_REMOTE") or None),
+        "model_size": model_size(env),
         "warehouse": WarehouseResource(
             url=warehouse_url(env, f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}"),
             schema_name=env.get("CMS_WAREHOUSE_SCHEMA", "cms"),

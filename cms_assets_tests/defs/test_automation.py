@@ -31,7 +31,13 @@ from cms_assets_tests.fixtures.site import write_zip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 SCALE = 0.002
-FAST = {"CMS_SENSOR_INTERVAL_SECONDS": "5", "CMS_AUTOMATION_INTERVAL_SECONDS": "3"}
+# Short intervals, and a smaller GBT (the automation is under test, not the model's quality).
+FAST = {
+    "CMS_SENSOR_INTERVAL_SECONDS": "5",
+    "CMS_AUTOMATION_INTERVAL_SECONDS": "3",
+    "CMS_GBT_TREES": "8",
+    "CMS_GBT_DEPTH": "4",
+}
 DOWNSTREAM_OF_INPATIENT = ["beneficiary_features", "cost_predictions", "cost_model"] + [
     f"warehouse/{t}" for t in ("inpatient_claims", "beneficiary_features", "cost_predictions")
 ]

@@ -21,13 +21,17 @@ from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, run
 from cms_assets_tests.fixtures.browser import Browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+SMALL_GBT = ("8", "4")  # trees, depth: the demo's graph, not the model's quality, is under test here
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("demo")
     data, home = root / "data", root / "home"
-    assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=1200, port=0) == 0
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CMS_GBT_TREES", SMALL_GBT[0])  # the daemon's runs inherit it: a smaller model trains faster
+        env.setenv("CMS_GBT_DEPTH", SMALL_GBT[1])
+        assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=1200, port=0) == 0
     return data, home
 
 

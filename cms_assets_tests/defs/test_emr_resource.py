@@ -23,7 +23,7 @@ from dagster_pipes import PIPES_METADATA_TYPE_INFER, PIPES_PROTOCOL_VERSION, PIP
 
 from cms_assets.defs.ml.features import beneficiary_features
 from cms_assets.defs.ml.model import CostModelConfig, cost_model, cost_predictions
-from cms_assets.defs.resources import SparkResource, StorageResource, resources_for
+from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource, resources_for
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import LATEST_MODEL_KEY, chart_key
 from cms_assets.lib.ml.schemas import FEATURE_SCHEMA
@@ -186,10 +186,11 @@ def test_features_params_exact(prod: tuple[StorageResource, SparkResource]) -> N
 
 def test_train_params_exact(prod: tuple[StorageResource, SparkResource]) -> None:
     storage, spark = prod
-    params = spark.emr_job_params(storage, "train", [1, 2], seed=7)
+    params = spark.emr_job_params(storage, "train", [1, 2], seed=7, gbt_size=(25, 5))
     # no --model-version: the entry names it after training, as the in-process asset does
     assert params == _expected(
-        "cms-assets-train-01-02", ["--action", "train", *ROOTS, "--seed", "7", "--samples", "1", "2"]
+        "cms-assets-train-01-02",
+        ["--action", "train", *ROOTS, "--seed", "7", "--samples", "1", "2", "--gbt-trees", "25", "--gbt-depth", "5"],
     )
     args = emr_entry.parse_args(params["jobDriver"]["sparkSubmit"]["entryPointArguments"])
     assert f"{args.out_root}/{layout.model_dir('v')}" == storage.get().uri(layout.model_dir("v"))
@@ -401,12 +402,12 @@ def test_cost_model_on_emr_moves_the_pointer_to_the_reported_version(s3_server: 
     aws.expect_job(_pipes_lines("cost_model", summary))
 
     result = dg.materialize(
-        [cost_model], resources={"storage": storage, "spark": spark},
+        [cost_model], resources={"storage": storage, "spark": spark, "model_size": ModelSizeResource()},
         run_config=dg.RunConfig({"cost_model": CostModelConfig(seed=7)}),
     )  # fmt: skip
 
     assert result.success
-    _check_sent(aws, spark.emr_job_params(storage, "train", [1, 2], seed=7))
+    _check_sent(aws, spark.emr_job_params(storage, "train", [1, 2], seed=7, gbt_size=(25, 5)))
     assert store.read_json(LATEST_MODEL_KEY) == {"version": VERSION, "selected": "gbt_log", "samples": [1, 2]}
     metadata = _run_metadata(result)
     assert metadata["model_version"] == VERSION and metadata["train_rows"] == 900
@@ -422,7 +423,11 @@ def test_cost_model_on_emr_without_a_reported_version_keeps_the_pointer(s3_serve
     store.write_json(LATEST_MODEL_KEY, {"version": "older", "selected": "linear", "samples": [1]})
     aws.expect_job(_pipes_lines("cost_model", None))
 
-    result = dg.materialize([cost_model], resources={"storage": storage, "spark": _emr_spark()}, raise_on_error=False)
+    result = dg.materialize(
+        [cost_model],
+        resources={"storage": storage, "spark": _emr_spark(), "model_size": ModelSizeResource()},
+        raise_on_error=False,
+    )
 
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -454,3 +459,13 @@ def test_cost_predictions_on_emr_scores_with_the_latest_model(s3_server: S3Serve
     _check_sent(aws, spark.emr_job_params(storage, "predict", 3, model_version=VERSION))
     metadata = _run_metadata(result)
     assert metadata["model_version"] == VERSION and metadata["dagster/row_count"] == 3
+
+
+def test_model_size_comes_from_the_environment_in_every_deployment() -> None:
+    env = {**PROD_ENV, "CMS_GBT_TREES": "9", "CMS_GBT_DEPTH": "3"}
+    for deployment in ("local", "test", "production"):
+        size = resources_for(deployment, env)["model_size"]
+        assert size.gbt_size() == (9, 3) and size.gbt_params()["maxIter"] == 9
+    assert resources_for("local", {})["model_size"].gbt_size() == (25, 5)
+    with pytest.raises(ValueError, match="CMS_GBT_TREES must be a positive whole number, got '2.5'"):
+        resources_for("local", {"CMS_GBT_TREES": "2.5"})

@@ -107,6 +107,9 @@ def test_arguments_round_trip_through_the_entry_parser() -> None:
     assert (args.action, args.tables_root, args.out_root, args.samples, args.model_version, args.seed) == (
         "predict", "/t", "/o", [4, 5], "v9", 3,
     )  # fmt: skip
+    train = emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1], gbt_size=(7, 3)))
+    assert (train.gbt_trees, train.gbt_depth) == (7, 3)
+    assert emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1])).gbt_trees is None  # the model's default
 
 
 def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:

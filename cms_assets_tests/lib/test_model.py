@@ -14,11 +14,16 @@ from cms_assets.lib.spark.features import build_features, read_tables, write_fea
 from cms_assets.lib.spark.model import (
     BASELINES,
     DECILE_METRICS,
+    GBT_PARAMS,
+    LABEL,
     METRICS,
     ML_MODELS,
+    _fit,
     evaluate,
+    gbt_params,
     load_model,
     predict,
+    prepare,
     save_model,
     train_cost_model,
 )
@@ -54,6 +59,15 @@ def test_selected_model_beats_both_baselines_on_the_temporal_holdout(result) -> 
     assert result.selected in ML_MODELS, r2
     assert r2[result.selected] == max(r2.values())
     assert r2[result.selected] > r2["baseline_mean"] and r2[result.selected] > r2["baseline_last_year"], r2
+
+
+def test_gbt_size_sets_the_trees_and_their_depth(features) -> None:
+    labelled = prepare(features).where(f"{LABEL} IS NOT NULL")
+    gbt = _fit("gbt", labelled, 42, gbt_params(trees=3, depth=2)).stages[-2]
+    assert (gbt.getNumTrees, gbt.getOrDefault("maxDepth")) == (3, 2)
+    assert gbt_params()["maxIter"] == GBT_PARAMS["maxIter"]
+    with pytest.raises(ValueError, match="trees must be >= 1"):
+        gbt_params(trees=0)
 
 
 def test_chart_and_importances(result) -> None:

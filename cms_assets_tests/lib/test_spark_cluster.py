@@ -29,16 +29,15 @@ CLIENT = textwrap.dedent(
     """
     import json, sys
     from cms_assets.defs.resources import SparkResource
-    from cms_assets.lib.spark import emr_entry, model
+    from cms_assets.lib.spark import emr_entry
     from cms_assets.lib.spark.session import stop_spark
-
-    # A smaller GBT (fewer, shallower trees): this test is about where the work runs, not about model quality,
-    # and each boosting round is several cluster jobs.
-    model.GBT_PARAMS.update(maxIter=5, maxDepth=3)
 
     url, tables_root, out_root = sys.argv[1:4]
     spark = SparkResource(remote=url, shuffle_partitions=2).session()  # one partition per executor
     common = ["--tables-root", tables_root, "--out-root", out_root, "--samples", "1", "--model-version", "cluster"]
+    # A smaller GBT (fewer, shallower trees): this test is about where the work runs, not about model quality,
+    # and each boosting round is several cluster jobs.
+    common += ["--gbt-trees", "5", "--gbt-depth", "3"]
     report = {"session": type(spark).__module__}
     for action in ("features", "train", "predict"):
         report[action] = emr_entry.RUNNERS[action](spark, emr_entry.parse_args(["--action", action, *common]))

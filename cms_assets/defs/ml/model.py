@@ -12,7 +12,7 @@ from cms_assets.defs.automation import after_wave
 from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
 from cms_assets.defs.metadata import column_schema, parquet_preview, parquet_rows
 from cms_assets.defs.partitions import cms_sample
-from cms_assets.defs.resources import SparkResource, StorageResource
+from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import (
     LATEST_MODEL_KEY,
@@ -56,16 +56,20 @@ def _feature_samples(store, wanted: list[int] | None) -> list[int]:
     automation_condition=after_wave(),
 )
 def cost_model(
-    context: dg.AssetExecutionContext, config: CostModelConfig, storage: StorageResource, spark: SparkResource
+    context: dg.AssetExecutionContext,
+    config: CostModelConfig,
+    storage: StorageResource,
+    spark: SparkResource,
+    model_size: ModelSizeResource,
 ) -> dg.MaterializeResult:
     """Next-year cost model selected on a temporal holdout (2009 -> 2010) against two baselines."""
     store = storage.get()
     samples = _feature_samples(store, config.samples)
     started = time.monotonic()
     if spark.mode == "emr-serverless":
-        trained, pipes_metadata = _train_on_emr(context, storage, spark, samples, config.seed)
+        trained, pipes_metadata = _train_on_emr(context, storage, spark, samples, config.seed, model_size)
     else:
-        trained, pipes_metadata = _train_in_process(storage, spark, samples, config.seed), {}
+        trained, pipes_metadata = _train_in_process(storage, spark, samples, config.seed, model_size), {}
     # The pointer moves last, and only after the model, its metrics and chart are all published.
     write_latest(store, trained["version"], trained["selected"], samples)
     context.log.info(f"selected {trained['selected']} ({trained['version']}) trained on samples {samples}")
@@ -75,6 +79,7 @@ def cost_model(
             **pipes_metadata,
             "model_version": trained["version"],
             "selected_model": trained["selected"],
+            "gbt_size": f"{model_size.gbt_trees} trees of depth {model_size.gbt_depth}",
             **_model_metadata(trained),
             "samples": dg.MetadataValue.json(samples),
             "train_rows": trained["train_rows"],
@@ -105,7 +110,9 @@ def _model_metadata(trained: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _train_in_process(storage: StorageResource, spark: SparkResource, samples: list[int], seed: int) -> dict[str, Any]:
+def _train_in_process(
+    storage: StorageResource, spark: SparkResource, samples: list[int], seed: int, size: ModelSizeResource
+) -> dict[str, Any]:
     """Train with this process's Spark session and publish the pipeline, metrics and chart under a new version."""
     from cms_assets.lib.spark.model import save_model, train_cost_model
 
@@ -114,7 +121,7 @@ def _train_in_process(storage: StorageResource, spark: SparkResource, samples: l
     prefixes = [layout.features_dir(s) for s in samples]
     with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
         features = session.read.parquet(*[f"{root}/{p}" for p in prefixes])
-        result = train_cost_model(features, seed=seed)
+        result = train_cost_model(features, seed=seed, gbt=size.gbt_params())
     trained_at = datetime.now(UTC)
     version = model_version(trained_at, result.selected)
     with spark.output_dir(store, storage.scratch("spark"), layout.model_dir(version)) as out:
@@ -133,12 +140,21 @@ def _train_in_process(storage: StorageResource, spark: SparkResource, samples: l
 
 
 def _train_on_emr(
-    context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource, samples: list[int], seed: int
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    spark: SparkResource,
+    samples: list[int],
+    seed: int,
+    size: ModelSizeResource,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train on EMR (``emr_entry.py --action train``), which names the version like the in-process path and
     publishes the pipeline, metrics and chart; the rest is read back from what it published."""
     store = storage.get()
-    reported = spark.run_pipes(context, spark.emr_job_params(storage, "train", samples, seed=seed), storage.aws_region)
+    reported = spark.run_pipes(
+        context,
+        spark.emr_job_params(storage, "train", samples, seed=seed, gbt_size=size.gbt_size()),
+        storage.aws_region,
+    )
     metadata = dict(reported.metadata or {})
     version = metadata.get("model_version")
     version = version.value if isinstance(version, dg.MetadataValue) else version

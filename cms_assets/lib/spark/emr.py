@@ -30,6 +30,7 @@ def entry_arguments(
     samples: list[int],
     model_version: str | None = None,
     seed: int = 42,
+    gbt_size: tuple[int, int] | None = None,
 ) -> list[str]:
     """Command-line arguments of ``emr_entry.py`` (the same parser reads them back)."""
     if action not in ACTIONS:
@@ -45,6 +46,8 @@ def entry_arguments(
     args += ["--samples", *[str(s) for s in samples]]
     if model_version:
         args += ["--model-version", model_version]
+    if gbt_size:
+        args += ["--gbt-trees", str(gbt_size[0]), "--gbt-depth", str(gbt_size[1])]
     return args
 
 
@@ -85,6 +88,7 @@ def emr_serverless_job_params(
     action: str = "features",
     model_version: str | None = None,
     seed: int = 42,
+    gbt_size: tuple[int, int] | None = None,
     py_files_s3: str | None = None,
     venv_archive_s3: str | None = None,
     log_uri_s3: str | None = None,
@@ -105,9 +109,8 @@ def emr_serverless_job_params(
     if not entry.endswith(".py"):
         raise ValueError(f"entry_point_s3 must name a .py file, got {entry_point_s3!r}")
     samples = sample if isinstance(sample, list) else [sample]
-    arguments = entry_arguments(
-        action, _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3), samples, model_version, seed
-    )
+    roots = _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3)
+    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size)
     settings = dict(conf if conf is not None else spark_conf())
     if venv_archive_s3:
         settings["spark.archives"] = f"{_s3('venv_archive_s3', venv_archive_s3)}#environment"
@@ -145,6 +148,7 @@ def emr_step_params(
     action: str = "features",
     model_version: str | None = None,
     seed: int = 42,
+    gbt_size: tuple[int, int] | None = None,
     py_files_s3: str | None = None,
     name: str | None = None,
     conf: dict[str, str] | None = None,
@@ -153,9 +157,8 @@ def emr_step_params(
     """One EMR-on-EC2 step running ``spark-submit`` in cluster mode through ``command-runner.jar``."""
     entry = _s3("entry_point_s3", entry_point_s3)
     samples = sample if isinstance(sample, list) else [sample]
-    arguments = entry_arguments(
-        action, _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3), samples, model_version, seed
-    )
+    roots = _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3)
+    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size)
     submit = ["spark-submit", "--deploy-mode", "cluster"]
     for key, value in (conf if conf is not None else spark_conf()).items():
         submit += ["--conf", f"{key}={value}"]

@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, nargs="+", required=True)
     parser.add_argument("--model-version", help="model to write (train, default: a UTC timestamp) or to score with")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--gbt-trees", type=int, help="GBT boosting rounds (train; default model.GBT_PARAMS)")
+    parser.add_argument("--gbt-depth", type=int, help="GBT tree depth (train; default model.GBT_PARAMS)")
     args = parser.parse_args(argv)
     if args.action == "predict" and not args.model_version:
         parser.error("--action predict needs --model-version")
@@ -51,10 +53,10 @@ def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Train, then leave the same files as the ``cost_model`` asset: the pipeline, ``metrics.parquet`` and
     ``chart.png``. The ``latest.json`` pointer is not moved here: Dagster moves it once it has recorded the run."""
     from cms_assets.lib.ml.artifacts import metrics_rows, model_version, write_model_files
-    from cms_assets.lib.spark.model import save_model, train_cost_model
+    from cms_assets.lib.spark.model import gbt_params, save_model, train_cost_model
 
     features = spark.read.parquet(*[f"{args.out_root}/{layout.features_dir(s)}" for s in args.samples])
-    result = train_cost_model(features, seed=args.seed)
+    result = train_cost_model(features, seed=args.seed, gbt=gbt_params(args.gbt_trees, args.gbt_depth))
     trained_at = datetime.now(UTC)
     version = args.model_version or model_version(trained_at, result.selected)
     save_model(result, f"{args.out_root}/{layout.model_dir(version)}", version)
