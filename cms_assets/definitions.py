@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from cms_assets.defs.deployment import for_deployment
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
 from cms_assets.defs.ingest.sensor import build_cms_sensor, weekly_cms_refresh
 from cms_assets.defs.jobs import all_jobs
@@ -34,15 +35,16 @@ def automation_sensor(env: Mapping[str, str]) -> dg.AutomationConditionSensorDef
 def build_definitions(deployment: str = "local", env: Mapping[str, str] | None = None) -> dg.Definitions:
     """Definitions for a deployment (local, test, production); tests pass their own env."""
     env = dict(os.environ) if env is None else dict(env)
+    resources = resources_for(deployment, env)
     return dg.Definitions(
-        assets=all_assets,
+        assets=for_deployment(all_assets, resources, env, deployment),
         jobs=all_jobs,
         sensors=[
             build_cms_sensor(int(env.get("CMS_SENSOR_INTERVAL_SECONDS", "3600"))),
             automation_sensor(env),
         ],
         schedules=[weekly_cms_refresh],
-        resources=resources_for(deployment, env),
+        resources=resources,
         # One process per run: Spark steps share the run's session, and a run's steps need no extra imports.
         executor=dg.in_process_executor,
     )

@@ -1,5 +1,8 @@
 """Small helpers that turn Arrow schemas and tables into Dagster metadata (schema, preview)."""
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -7,8 +10,11 @@ import pyarrow.parquet as pq
 from cms_assets.lib.storage import Storage
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+def column_schema(schema: pa.Schema, docs: Callable[[str], str] | Mapping[str, tuple[Any, str]]) -> dg.TableSchema:
+    """The catalog's column list: name, Arrow type and what the column means (the codebook's ``describe`` or
+    one of our ``*_DOCS`` tables of (type, description))."""
+    describe = docs if callable(docs) else (lambda name: docs[name][1])
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type), description=describe(f.name)) for f in schema])
 
 
 def preview(table: pa.Table, rows: int = 5, max_columns: int = 12) -> dg.MetadataValue:

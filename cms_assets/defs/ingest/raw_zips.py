@@ -14,7 +14,7 @@ from cms_assets.lib.versions import combined
 @dg.asset(
     partitions_def=cms_sample,
     group_name="ingest",
-    kinds={"python", "s3"},
+    kinds={"python"},  # and s3 where the deployment stores on S3 (defs/deployment.py)
     code_version="1",
     pool="cms_download",
 )

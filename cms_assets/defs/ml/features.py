@@ -33,7 +33,7 @@ _KEY = "beneficiary_features"
             deps=TABLE_NAMES,
             code_version="1",
             automation_condition=on_sample_change(),
-            metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA)},
+            metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS)},
             skippable=True,
         )
     ],
@@ -65,7 +65,7 @@ def beneficiary_features(
         metadata={
             **pipes_metadata,
             "dagster/row_count": rows,
-            "dagster/column_schema": column_schema(FEATURE_SCHEMA),
+            "dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS),
             "seconds": round(time.monotonic() - started, 2),
             "location": dg.MetadataValue.path(store.uri(layout.features_dir(sample))),
             "columns": dg.MetadataValue.md(

@@ -28,7 +28,7 @@ from cms_assets.lib.ml.artifacts import (
 )
 from cms_assets.lib.ml.checks import predictions_complete
 from cms_assets.lib.ml.inline_chart import lift_markdown
-from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
+from cms_assets.lib.ml.schemas import PREDICTION_DOCS, PREDICTION_SCHEMA
 from cms_assets.lib.spark.model import BASELINES
 
 
@@ -193,7 +193,7 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
             # Re-score when the model changes, once the wave upstream has settled: a new sample's features retrain
             # the model first, and the new model scores every sample, the new one included (never the old model).
             automation_condition=after_wave(triggered_by=[dg.AssetKey("cost_model")], new_partitions=False),
-            metadata={"dagster/column_schema": column_schema(PREDICTION_SCHEMA)},
+            metadata={"dagster/column_schema": column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS)},
             skippable=True,
         )
     ],
@@ -234,7 +234,7 @@ def cost_predictions(
         metadata={
             **pipes_metadata,
             "dagster/row_count": parquet_rows(store, key_dir),
-            "dagster/column_schema": column_schema(PREDICTION_SCHEMA),
+            "dagster/column_schema": column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS),
             "model_version": version,
             "location": dg.MetadataValue.path(store.uri(key_dir)),
             "preview": head,

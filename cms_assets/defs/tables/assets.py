@@ -23,6 +23,7 @@ from cms_assets.defs.resources import StorageResource
 from cms_assets.lib import layout
 from cms_assets.lib.ingest.checks import WARN_CHECKS, CheckOutcome, checks_for
 from cms_assets.lib.storage import Storage
+from cms_assets.lib.synpuf.codebook import describe
 from cms_assets.lib.synpuf.names import files_for_sample, sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec
 from cms_assets.lib.versions import sha256_of
@@ -59,7 +60,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 deps=deps,
                 code_version="2",
                 automation_condition=on_sample_change(),
-                metadata={"dagster/column_schema": column_schema(spec.schema)},
+                metadata={"dagster/column_schema": column_schema(spec.schema, describe)},
                 skippable=True,
             )
         ],

@@ -58,7 +58,7 @@ def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
                 description=f"{table} of one sample in the warehouse, replaced atomically (one transaction).",
                 partitions_def=cms_sample,
                 group_name="warehouse",
-                kinds={"sql", "duckdb", "postgres", "redshift"},
+                kinds={"sql"},  # and the deployment's warehouse (defs/deployment.py)
                 deps=[source],
                 code_version="1",
                 automation_condition=on_sample_change(),

@@ -85,18 +85,17 @@ NUMERIC_FEATURES = [n for n in FEATURE_DOCS if n not in NON_FEATURES and n not i
 CURRENT, HOLDOUT = "current", "holdout"
 SCOPES = (CURRENT, HOLDOUT)
 
-PREDICTION_SCHEMA = pa.schema(
-    [
-        pa.field("DESYNPUF_ID", pa.string()),
-        pa.field("YEAR", _I16),  # the feature year scored; the prediction is for YEAR + 1
-        pa.field("sample", _I16),
-        pa.field("PREDICTED_NEXT_YEAR_COST", _F),
-        pa.field("PREDICTED_PERCENTILE", _F),  # 0-100 within the sample's scored beneficiaries of the same SCOPE
-        pa.field("HIGH_COST", _I8),  # 1 for the top 10% predicted within (sample, SCOPE)
-        pa.field("MODEL_VERSION", pa.string()),
-        pa.field("SCOPE", pa.string()),  # CURRENT or HOLDOUT
-    ]
-)
+PREDICTION_DOCS: dict[str, tuple[pa.DataType, str]] = {
+    "DESYNPUF_ID": (pa.string(), "beneficiary identifier"),
+    "YEAR": (_I16, "feature year scored; the prediction is for YEAR + 1"),
+    "sample": (_I16, "CMS sample number (1-20)"),
+    "PREDICTED_NEXT_YEAR_COST": (_F, "predicted total payment (IP + OP + carrier + Part D) of YEAR + 1, dollars"),
+    "PREDICTED_PERCENTILE": (_F, "0-100 rank of the prediction within the sample's rows of the same SCOPE"),
+    "HIGH_COST": (_I8, "1 for the top 10% predicted within (sample, SCOPE), else 0"),
+    "MODEL_VERSION": (pa.string(), "version of the cost model that scored the row"),
+    "SCOPE": (pa.string(), "current: each beneficiary's latest year; holdout: 2009 features, 2010 known"),
+}
+PREDICTION_SCHEMA = pa.schema([pa.field(n, t) for n, (t, _) in PREDICTION_DOCS.items()])
 
 METRICS_SCHEMA = pa.schema(
     [

@@ -1,0 +1,78 @@
+"""What the catalog says about where each asset lives, per deployment: kinds and warehouse relation names.
+
+The asset definitions are shared by the three deployments; only here do they learn which warehouse (DuckDB,
+PostgreSQL or Redshift), which storage (a directory or S3) and which Spark (local, Spark Connect, EMR) this
+deployment uses, so the UI shows one warehouse icon, not all three.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from cms_assets.defs.metadata import column_schema
+from cms_assets.defs.resources import SparkResource, StorageResource, WarehouseResource
+from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
+from cms_assets.lib.ml.schemas import FEATURE_DOCS, FEATURE_SCHEMA, PREDICTION_DOCS, PREDICTION_SCHEMA
+from cms_assets.lib.synpuf.codebook import describe
+from cms_assets.lib.synpuf.tables import TABLES
+
+_WAREHOUSE_KINDS = {"duckdb": "duckdb", "postgresql": "postgres", "redshift": "redshift"}
+_MINOR_KINDS = ("python", "pyarrow", "sparkml", "parquet")
+_SPARK_ASSETS = {"beneficiary_features", "cost_model", "cost_predictions"}
+
+
+def warehouse_kind(warehouse: WarehouseResource, env: Mapping[str, str], deployment: str) -> str:
+    """duckdb, postgres or redshift, from the URL's scheme (a secret URL is read for its scheme only)."""
+    url = env.get("CMS_WAREHOUSE_URL", "") if isinstance(warehouse.url, dg.EnvVar) else str(warehouse.url)
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in _WAREHOUSE_KINDS:
+        return "redshift" if deployment == "production" else "duckdb"
+    return _WAREHOUSE_KINDS[scheme]
+
+
+def _at_most_three(kinds: set[str]) -> set[str]:
+    """Dagster shows at most three kinds: the file format and the library give way to where the asset lives."""
+    for minor in _MINOR_KINDS:
+        if len(kinds) <= 3:
+            break
+        kinds = kinds - {minor}
+    return kinds
+
+
+def _columns(table: str) -> dg.TableSchema:
+    if table == "beneficiary_features":
+        return column_schema(FEATURE_SCHEMA, FEATURE_DOCS)
+    if table == "cost_predictions":
+        return column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS)
+    spec = next(s for s in TABLES.values() if s.name == table)
+    return column_schema(spec.schema, describe)
+
+
+def for_deployment(
+    assets: Sequence[Any], resources: Mapping[str, Any], env: Mapping[str, str], deployment: str
+) -> list[Any]:
+    """``assets`` with kinds for this deployment's storage, Spark and warehouse, and the warehouse relations named."""
+    storage: StorageResource = resources["storage"]
+    spark: SparkResource = resources["spark"]
+    on_s3 = deployment == "production" or str(storage.url).startswith("s3://")
+    dialect = warehouse_kind(resources["warehouse"], env, deployment)
+    schema = resources["warehouse"].schema_name
+    spark_kinds = {"spark", "emr"} if spark.emr_application_id else {"spark"}
+
+    def adapt(spec: dg.AssetSpec) -> dg.AssetSpec:
+        path = spec.key.path
+        kinds = set(spec.kinds)
+        metadata = dict(spec.metadata)
+        if path[0] == "warehouse":
+            kinds = {"sql", dialect}
+            if path[-1] in (*WAREHOUSE_SAMPLE_TABLES, "model_metrics"):
+                metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
+            if path[-1] in WAREHOUSE_SAMPLE_TABLES:
+                metadata["dagster/column_schema"] = _columns(path[-1])
+        elif path[-1] in _SPARK_ASSETS:
+            kinds = (kinds - {"spark", "emr"}) | spark_kinds
+        kinds = (kinds | {"s3"}) if on_s3 and path[0] != "warehouse" else (kinds - {"s3"})
+        return spec.replace_attributes(kinds=_at_most_three(kinds), metadata=metadata)
+
+    return list(dg.map_asset_specs(adapt, list(assets)))
