@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--home", default=".dagster", help="DAGSTER_HOME shared with `make dev`")
     demo.set_defaults(func=_cmd_demo)
 
-    dev = sub.add_parser("dev", help="the Dagster UI (`dagster dev`) on the demo's instance, serving its CMS site")
+    dev = sub.add_parser("dev", help="the Dagster UI (`dg dev`) on the demo's instance, serving its CMS site")
     dev.add_argument("--data", default="data", help="data directory (storage, warehouse, demo site)")
     dev.add_argument("--home", default=".dagster", help="DAGSTER_HOME (the demo's by default)")
     dev.add_argument(

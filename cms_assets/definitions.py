@@ -52,5 +52,5 @@ def build_definitions(deployment: str = "local", env: Mapping[str, str] | None =
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Entry point for ``dagster dev`` (workspace.yaml) and the code server."""
+    """Entry point for ``dg dev`` ([tool.dg]), workspace.yaml (the daemon, Docker) and the code server."""
     return build_definitions(os.environ.get("CMS_ASSETS_DEPLOYMENT", "local"))

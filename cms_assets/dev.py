@@ -1,4 +1,4 @@
-"""``cms-assets dev`` (``make dev``): ``dagster dev`` on the demo's DAGSTER_HOME, with the demo's CMS site served.
+"""``cms-assets dev`` (``make dev``): ``dg dev`` on the demo's DAGSTER_HOME, with the demo's CMS site served.
 
 After ``make demo`` the instance, the data and the sensor's cursor belong to the demo's synthetic site. Starting
 the UI against cms.gov would mix real samples into them, so when ``<data>/cms_site`` exists the mirror is served on
@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def run_dev(data: Path, home: Path, source: str = "auto") -> int:
-    from cms_assets.daemon import ROOT, WORKSPACE, _bin, prepare_home
+    from cms_assets.daemon import ROOT, _bin, prepare_home
     from cms_assets.demo import DEMO_PORT, demo_env
 
     data = data.resolve()
@@ -39,4 +39,4 @@ def run_dev(data: Path, home: Path, source: str = "auto") -> int:
         else:
             env.setdefault("CMS_ASSETS_DATA", str(data))
             print("source: the real cms.gov (no demo site here)")
-        return subprocess.call([_bin("dagster"), "dev", "-w", str(WORKSPACE)], cwd=ROOT, env=env)
+        return subprocess.call([_bin("dg"), "dev"], cwd=ROOT, env=env)  # the project from pyproject's [tool.dg]

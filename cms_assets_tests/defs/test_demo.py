@@ -64,7 +64,7 @@ def test_second_demo_with_unchanged_files_launches_no_run(demo_run: tuple[Path, 
 def test_ui_lists_the_demo_runs_and_sensor_ticks(demo_run: tuple[Path, Path], browser: Browser, tmp_path: Path) -> None:
     data, home = demo_run
     env = demo_env(data, "http://127.0.0.1:9/")  # the UI only reads the instance; no sensor runs here
-    with running_webserver(home, env, tmp_path / "webserver.log") as server:
+    with running_webserver(home, env, tmp_path / "webserver.log", daemon=False) as server:  # the demo is over
         runs_url = f"{server.url}/runs"
         dom = browser.dump_dom(runs_url)
         assert "cms_automation" in dom or "__ASSET_JOB" in dom, "the Runs page lists no automation run"

@@ -84,12 +84,15 @@ def _wait_for_webserver(url: str, proc: subprocess.Popen, log: Path, timeout: fl
 
 
 @contextmanager
-def running_webserver(home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
-    """`dagster-webserver -w workspace.yaml` as `make dev` runs it, on a free port, for ``home``."""
+def running_webserver(home: Path, env: dict[str, str], log: Path, daemon: bool = True) -> Iterator[Webserver]:
+    """`dg dev` as `make dev` runs it (webserver and daemon, the project from pyproject's [tool.dg]), on a free
+    port, for ``home``; ``daemon=False``: the webserver alone, on workspace.yaml (nothing may run)."""
     env = {**os.environ, **env, "DAGSTER_HOME": str(home), "CMS_ASSETS_DEPLOYMENT": "local"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")]
+    cmd = [str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)]
+    if not daemon:
+        cmd = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")]
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     try:
