@@ -28,6 +28,9 @@ def automation_sensor(env: Mapping[str, str]) -> dg.AutomationConditionSensorDef
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=int(env.get("CMS_AUTOMATION_INTERVAL_SECONDS", "30")),
+        # Runs per sample, never a backfill: when two samples are requested in one tick, a backfill takes the
+        # assets and leaves their partitioned checks to runs of their own, which then check files not yet built.
+        emit_backfills=False,
         description="Declarative Automation for the whole graph: per-sample refreshes and once-per-wave retrains.",
     )
 

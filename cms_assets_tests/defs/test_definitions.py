@@ -108,3 +108,30 @@ def test_automation_sensor_is_on_by_default_and_the_cms_sensor_is_switched_on_by
     assert automation.default_status == dg.DefaultSensorStatus.RUNNING
     cms = defs.resolve_sensor_def("cms_new_files_sensor")
     assert cms.default_status == dg.DefaultSensorStatus.STOPPED and cms.minimum_interval_seconds == 7
+
+
+def test_two_new_samples_in_one_tick_make_one_run_each_with_their_checks() -> None:
+    """The automation sensor's own run-request builder on a real evaluation: each sample's tables, features and
+    loads go into one run together with their checks. With backfills (Dagster's default) the checks of two
+    samples requested together were split into check-only runs that failed on files not yet built."""
+    from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
+
+    defs = build_definitions("local", {})
+    sensor = defs.resolve_sensor_def("cms_automation")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("cms_sample", ["sample_01", "sample_02"])
+    first = dg.evaluate_automation_conditions(defs, instance)
+    for partition in ("sample_01", "sample_02"):
+        instance.report_runless_asset_event(dg.AssetMaterialization("raw_cms_zips", partition=partition))
+    tick = dg.evaluate_automation_conditions(defs, instance, cursor=first.cursor)
+    subsets = [r.true_subset for r in tick.results if not r.true_subset.is_empty]
+
+    runs = build_run_requests(subsets, defs.resolve_asset_graph(), None, emit_backfills=sensor.emit_backfills)
+    assert sorted(r.partition_key for r in runs) == ["sample_01", "sample_02"]
+    for run in runs:
+        assets = {k.to_user_string() for k in run.asset_selection}
+        checks = {k.asset_key.to_user_string() for k in run.asset_check_keys}
+        assert {"inpatient_claims", "beneficiary_features", "warehouse/inpatient_claims"} <= assets
+        assert checks <= assets and {"inpatient_claims", "beneficiary_features"} <= checks
+    split = build_run_requests(subsets, defs.resolve_asset_graph(), None, emit_backfills=True)
+    assert any(not r.asset_selection and r.asset_check_keys for r in split)  # the failure this setting avoids
