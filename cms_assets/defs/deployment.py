@@ -10,12 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.resources import SparkResource, StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
-from cms_assets.lib.ml.schemas import FEATURE_DOCS, FEATURE_SCHEMA, PREDICTION_DOCS, PREDICTION_SCHEMA
-from cms_assets.lib.synpuf.codebook import describe
-from cms_assets.lib.synpuf.tables import TABLES
 
 _WAREHOUSE_KINDS = {"duckdb": "duckdb", "postgresql": "postgres", "redshift": "redshift"}
 _MINOR_KINDS = ("python", "pyarrow", "sparkml", "parquet")
@@ -40,15 +36,6 @@ def _at_most_three(kinds: set[str]) -> set[str]:
     return kinds
 
 
-def _columns(table: str) -> dg.TableSchema:
-    if table == "beneficiary_features":
-        return column_schema(FEATURE_SCHEMA, FEATURE_DOCS)
-    if table == "cost_predictions":
-        return column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS)
-    spec = next(s for s in TABLES.values() if s.name == table)
-    return column_schema(spec.schema, describe)
-
-
 def for_deployment(
     assets: Sequence[Any], resources: Mapping[str, Any], env: Mapping[str, str], deployment: str
 ) -> list[Any]:
@@ -59,6 +46,13 @@ def for_deployment(
     dialect = warehouse_kind(resources["warehouse"], env, deployment)
     schema = resources["warehouse"].schema_name
     spark_kinds = {"spark", "emr"} if spark.emr_application_id else {"spark"}
+    # A warehouse load holds its source's columns: the source asset's own column schema, declared once there.
+    columns = {
+        spec.key.path[-1]: spec.metadata["dagster/column_schema"]
+        for asset in assets
+        for spec in getattr(asset, "specs", ())
+        if "dagster/column_schema" in spec.metadata
+    }
 
     def adapt(spec: dg.AssetSpec) -> dg.AssetSpec:
         path = spec.key.path
@@ -69,7 +63,7 @@ def for_deployment(
             if path[-1] in (*WAREHOUSE_SAMPLE_TABLES, "model_metrics"):
                 metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
             if path[-1] in WAREHOUSE_SAMPLE_TABLES:
-                metadata["dagster/column_schema"] = _columns(path[-1])
+                metadata["dagster/column_schema"] = columns[path[-1]]
         elif path[-1] in _SPARK_ASSETS:
             kinds = (kinds - {"spark", "emr"}) | spark_kinds
         kinds = (kinds | {"s3"}) if on_s3 and path[0] != "warehouse" else (kinds - {"s3"})
