@@ -55,11 +55,13 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class ModelSizeResource(dg.ConfigurableResource):
-    """Size of the cost model's GBT candidates: more and deeper trees fit more and train longer (a setting, so an
-    automated retrain uses it too; ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH``)."""
+    """Size of the cost model's GBT candidates: more and deeper trees fit more and train longer; and the most rows a
+    candidate is fitted on, so training stops growing with the number of samples (settings, so an automated retrain
+    uses them too; ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH`` / ``CMS_MODEL_FIT_ROWS``, 0 = every row)."""
 
     gbt_trees: int = 25
     gbt_depth: int = 5
+    max_fit_rows: int = 250_000
 
     def gbt_size(self) -> tuple[int, int]:
         return self.gbt_trees, self.gbt_depth
@@ -71,13 +73,17 @@ class ModelSizeResource(dg.ConfigurableResource):
 
 
 def model_size(env: Mapping[str, str]) -> ModelSizeResource:
-    """The GBT size from ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH`` (defaults 25 / 5)."""
+    """The GBT size from ``CMS_GBT_TREES`` / ``CMS_GBT_DEPTH`` (defaults 25 / 5) and the fit-set cap from
+    ``CMS_MODEL_FIT_ROWS`` (default 250,000; 0 fits on every row)."""
     values = {}
-    for field, name in (("gbt_trees", "CMS_GBT_TREES"), ("gbt_depth", "CMS_GBT_DEPTH")):
-        raw = env.get(name, "").strip()
+    names = [("gbt_trees", "CMS_GBT_TREES", 1), ("gbt_depth", "CMS_GBT_DEPTH", 1)]
+    names.append(("max_fit_rows", "CMS_MODEL_FIT_ROWS", 0))
+    for field, name, least in names:
+        raw = env.get(name, "").strip().replace("_", "")
         if raw:
-            if not raw.isdigit() or int(raw) < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
+            if not raw.isdigit() or int(raw) < least:
+                kind = "a positive whole number" if least else "a whole number (0 = every row)"
+                raise ValueError(f"{name} must be {kind}, got {env[name]!r}")
             values[field] = int(raw)
     return ModelSizeResource(**values)
 
@@ -154,6 +160,7 @@ class SparkResource(dg.ConfigurableResource):
         model_version: str | None = None,
         seed: int = 42,
         gbt_size: tuple[int, int] | None = None,
+        max_fit_rows: int | None = None,
     ) -> dict[str, Any]:
         """The EMR Serverless ``start_job_run`` request for ``emr_entry.py --action <action>``.
 
@@ -182,6 +189,7 @@ class SparkResource(dg.ConfigurableResource):
             model_version=model_version,
             seed=seed,
             gbt_size=gbt_size,
+            max_fit_rows=max_fit_rows,
             py_files_s3=self.emr_py_files_s3,
             venv_archive_s3=self.emr_venv_archive_s3,
             log_uri_s3=self.emr_log_uri_s3,

@@ -407,7 +407,9 @@ def test_cost_model_on_emr_moves_the_pointer_to_the_reported_version(s3_server: 
     )  # fmt: skip
 
     assert result.success
-    _check_sent(aws, spark.emr_job_params(storage, "train", [1, 2], seed=7, gbt_size=(25, 5)))
+    sent = spark.emr_job_params(storage, "train", [1, 2], seed=7, gbt_size=(25, 5), max_fit_rows=250_000)
+    _check_sent(aws, sent)
+    assert sent["jobDriver"]["sparkSubmit"]["entryPointArguments"][-2:] == ["--max-fit-rows", "250000"]
     assert store.read_json(LATEST_MODEL_KEY) == {"version": VERSION, "selected": "gbt_log", "samples": [1, 2]}
     metadata = _run_metadata(result)
     assert metadata["model_version"] == VERSION and metadata["train_rows"] == 900
@@ -469,3 +471,8 @@ def test_model_size_comes_from_the_environment_in_every_deployment() -> None:
     assert resources_for("local", {})["model_size"].gbt_size() == (25, 5)
     with pytest.raises(ValueError, match="CMS_GBT_TREES must be a positive whole number, got '2.5'"):
         resources_for("local", {"CMS_GBT_TREES": "2.5"})
+    assert resources_for("local", {})["model_size"].max_fit_rows == 250_000
+    assert resources_for("local", {"CMS_MODEL_FIT_ROWS": "1_000_000"})["model_size"].max_fit_rows == 1_000_000
+    assert resources_for("local", {"CMS_MODEL_FIT_ROWS": "0"})["model_size"].max_fit_rows == 0  # every row
+    with pytest.raises(ValueError, match="CMS_MODEL_FIT_ROWS must be a whole number .0 = every row., got '-5'"):
+        resources_for("local", {"CMS_MODEL_FIT_ROWS": "-5"})

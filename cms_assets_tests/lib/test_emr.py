@@ -110,6 +110,8 @@ def test_arguments_round_trip_through_the_entry_parser() -> None:
     train = emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1], gbt_size=(7, 3)))
     assert (train.gbt_trees, train.gbt_depth) == (7, 3)
     assert emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1])).gbt_trees is None  # the model's default
+    assert emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1], max_fit_rows=0)).max_fit_rows == 0
+    assert emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1])).max_fit_rows is None
 
 
 def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:

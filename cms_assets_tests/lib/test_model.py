@@ -20,6 +20,7 @@ from cms_assets.lib.spark.model import (
     ML_MODELS,
     _fit,
     evaluate,
+    fit_sample,
     gbt_params,
     load_model,
     predict,
@@ -68,6 +69,27 @@ def test_gbt_size_sets_the_trees_and_their_depth(features) -> None:
     assert gbt_params()["maxIter"] == GBT_PARAMS["maxIter"]
     with pytest.raises(ValueError, match="trees must be >= 1"):
         gbt_params(trees=0)
+
+
+def test_fit_set_sampled_down_to_the_cap_by_beneficiary_and_the_same_on_every_run(features) -> None:
+    labelled = prepare(features).where(f"{LABEL} IS NOT NULL AND YEAR = 2008")
+    n = labelled.count()
+    assert fit_sample(labelled, n, None, 42) is labelled and fit_sample(labelled, n, n, 42) is labelled
+    drawn = fit_sample(labelled, n, n // 4, 42)
+    rows = drawn.count()
+    assert 0.8 * n / 4 < rows < 1.2 * n / 4, (rows, n)  # a hash sample: about the cap, not exactly
+    ids = sorted(r[0] for r in drawn.select("DESYNPUF_ID").collect())
+    assert ids == sorted(r[0] for r in fit_sample(labelled, n, n // 4, 42).select("DESYNPUF_ID").collect())
+    assert ids != sorted(r[0] for r in fit_sample(labelled, n, n // 4, 7).select("DESYNPUF_ID").collect())
+
+
+def test_capped_training_fits_on_the_sample_and_still_validates_on_every_held_out_row(features, result) -> None:
+    capped = train_cost_model(features, seed=42, gbt=gbt_params(trees=3, depth=2), max_fit_rows=result.train_rows // 3)
+    assert result.fit_rows == result.train_rows  # the module's sample is below the default cap
+    assert capped.train_rows == result.train_rows and capped.valid_rows == result.valid_rows
+    assert 0.2 * result.train_rows < capped.fit_rows < 0.45 * result.train_rows
+    rows = {(m["MODEL_NAME"], m["SPLIT"]): m["VALUE"] for m in capped.metrics if m["METRIC"] == "rows"}
+    assert rows[(capped.selected, "temporal")] == result.valid_rows
 
 
 def test_chart_and_importances(result) -> None:

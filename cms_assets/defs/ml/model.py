@@ -80,9 +80,11 @@ def cost_model(
             "model_version": trained["version"],
             "selected_model": trained["selected"],
             "gbt_size": f"{model_size.gbt_trees} trees of depth {model_size.gbt_depth}",
+            "max_fit_rows": model_size.max_fit_rows,
             **_model_metadata(trained),
             "samples": dg.MetadataValue.json(samples),
             "train_rows": trained["train_rows"],
+            "fit_rows": trained.get("fit_rows", trained["train_rows"]),
             "validation_rows": trained["valid_rows"],
             "seconds": round(time.monotonic() - started, 2),
             "location": dg.MetadataValue.path(store.uri(layout.model_dir(trained["version"]))),
@@ -121,7 +123,7 @@ def _train_in_process(
     prefixes = [layout.features_dir(s) for s in samples]
     with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
         features = session.read.parquet(*[f"{root}/{p}" for p in prefixes])
-        result = train_cost_model(features, seed=seed, gbt=size.gbt_params())
+        result = train_cost_model(features, seed=seed, gbt=size.gbt_params(), max_fit_rows=size.max_fit_rows)
     trained_at = datetime.now(UTC)
     version = model_version(trained_at, result.selected)
     with spark.output_dir(store, storage.scratch("spark"), layout.model_dir(version)) as out:
@@ -134,6 +136,7 @@ def _train_in_process(
         "metrics": result.metrics,
         "importances": result.importances,
         "train_rows": result.train_rows,
+        "fit_rows": result.fit_rows,
         "valid_rows": result.valid_rows,
         "chart_png": result.chart_png,
     }
@@ -152,7 +155,9 @@ def _train_on_emr(
     store = storage.get()
     reported = spark.run_pipes(
         context,
-        spark.emr_job_params(storage, "train", samples, seed=seed, gbt_size=size.gbt_size()),
+        spark.emr_job_params(
+            storage, "train", samples, seed=seed, gbt_size=size.gbt_size(), max_fit_rows=size.max_fit_rows
+        ),
         storage.aws_region,
     )
     metadata = dict(reported.metadata or {})
@@ -164,7 +169,8 @@ def _train_on_emr(
             "so check that CloudWatch logging works for the application and job role; latest.json is unchanged"
         )
     info = read_model_info(store, str(version))
-    trained = {k: info[k] for k in ("version", "selected", "metrics", "importances", "train_rows", "valid_rows")}
+    keys = ("version", "selected", "metrics", "importances", "train_rows", "valid_rows")
+    trained = {k: info[k] for k in keys} | {"fit_rows": info.get("fit_rows", info["train_rows"])}
     return {**trained, "chart_png": store.read_bytes(chart_key(str(version)))}, metadata
 
 

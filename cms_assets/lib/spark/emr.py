@@ -31,6 +31,7 @@ def entry_arguments(
     model_version: str | None = None,
     seed: int = 42,
     gbt_size: tuple[int, int] | None = None,
+    max_fit_rows: int | None = None,
 ) -> list[str]:
     """Command-line arguments of ``emr_entry.py`` (the same parser reads them back)."""
     if action not in ACTIONS:
@@ -48,6 +49,8 @@ def entry_arguments(
         args += ["--model-version", model_version]
     if gbt_size:
         args += ["--gbt-trees", str(gbt_size[0]), "--gbt-depth", str(gbt_size[1])]
+    if max_fit_rows is not None:
+        args += ["--max-fit-rows", str(max_fit_rows)]
     return args
 
 
@@ -89,6 +92,7 @@ def emr_serverless_job_params(
     model_version: str | None = None,
     seed: int = 42,
     gbt_size: tuple[int, int] | None = None,
+    max_fit_rows: int | None = None,
     py_files_s3: str | None = None,
     venv_archive_s3: str | None = None,
     log_uri_s3: str | None = None,
@@ -110,7 +114,7 @@ def emr_serverless_job_params(
         raise ValueError(f"entry_point_s3 must name a .py file, got {entry_point_s3!r}")
     samples = sample if isinstance(sample, list) else [sample]
     roots = _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3)
-    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size)
+    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size, max_fit_rows)
     settings = dict(conf if conf is not None else spark_conf())
     if venv_archive_s3:
         settings["spark.archives"] = f"{_s3('venv_archive_s3', venv_archive_s3)}#environment"
@@ -149,6 +153,7 @@ def emr_step_params(
     model_version: str | None = None,
     seed: int = 42,
     gbt_size: tuple[int, int] | None = None,
+    max_fit_rows: int | None = None,
     py_files_s3: str | None = None,
     name: str | None = None,
     conf: dict[str, str] | None = None,
@@ -158,7 +163,7 @@ def emr_step_params(
     entry = _s3("entry_point_s3", entry_point_s3)
     samples = sample if isinstance(sample, list) else [sample]
     roots = _s3("tables_root_s3", tables_root_s3), _s3("out_root_s3", out_root_s3)
-    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size)
+    arguments = entry_arguments(action, *roots, samples, model_version, seed, gbt_size, max_fit_rows)
     submit = ["spark-submit", "--deploy-mode", "cluster"]
     for key, value in (conf if conf is not None else spark_conf()).items():
         submit += ["--conf", f"{key}={value}"]

@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--gbt-trees", type=int, help="GBT boosting rounds (train; default model.GBT_PARAMS)")
     parser.add_argument("--gbt-depth", type=int, help="GBT tree depth (train; default model.GBT_PARAMS)")
+    parser.add_argument("--max-fit-rows", type=int, help="fit-set cap, 0 = all rows (default MAX_FIT_ROWS)")
     args = parser.parse_args(argv)
     if args.action == "predict" and not args.model_version:
         parser.error("--action predict needs --model-version")
@@ -53,10 +54,12 @@ def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Train, then leave the same files as the ``cost_model`` asset: the pipeline, ``metrics.parquet`` and
     ``chart.png``. The ``latest.json`` pointer is not moved here: Dagster moves it once it has recorded the run."""
     from cms_assets.lib.ml.artifacts import metrics_rows, model_version, write_model_files
-    from cms_assets.lib.spark.model import gbt_params, save_model, train_cost_model
+    from cms_assets.lib.spark.model import MAX_FIT_ROWS, gbt_params, save_model, train_cost_model
 
     features = spark.read.parquet(*[f"{args.out_root}/{layout.features_dir(s)}" for s in args.samples])
-    result = train_cost_model(features, seed=args.seed, gbt=gbt_params(args.gbt_trees, args.gbt_depth))
+    fit_rows = MAX_FIT_ROWS if args.max_fit_rows is None else args.max_fit_rows
+    gbt = gbt_params(args.gbt_trees, args.gbt_depth)
+    result = train_cost_model(features, seed=args.seed, gbt=gbt, max_fit_rows=fit_rows)
     trained_at = datetime.now(UTC)
     version = args.model_version or model_version(trained_at, result.selected)
     save_model(result, f"{args.out_root}/{layout.model_dir(version)}", version)
@@ -68,6 +71,7 @@ def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
         "selected_model": result.selected,
         "trained_at": trained_at.isoformat(),
         "train_rows": result.train_rows,
+        "fit_rows": result.fit_rows,
         "validation_rows": result.valid_rows,
         "temporal_r2": temporal,
         "top_features": [n for n, _ in result.importances[:10]],
