@@ -21,7 +21,9 @@ features: the table rows it aggregates; model: the feature rows; predictions: on
 and report: the rows in the warehouse's sample tables); the peak RSS of this process and its children (Spark's
 JVM, Python workers) sampled every 0.2 s; and the data directory's size after it. ``--curve`` repeats the whole
 run for each sample count in a fresh directory, so the growth of each stage with the number of samples is
-measured, not extrapolated.
+measured, not extrapolated. ``--model-curve 1,2,5,20`` measures the one stage that grows with the number of
+samples in one run (the model, trained over all of them) on the finished run: ``model_job`` again on the first N
+samples' features for each N, largest last, so the final model is the one over every sample.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ class Pipeline:
         from cms_assets.definitions import build_definitions
 
         self.data = data
+        self.curve_samples = 0  # samples of the model_curve run being measured
         (data / ".dagster").mkdir(parents=True, exist_ok=True)
         self.instance = dg.DagsterInstance.local_temp(
             str(data / ".dagster"), overrides={"telemetry": {"enabled": False}}
@@ -176,9 +179,10 @@ class Pipeline:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         return sorted(self.instance.get_dynamic_partitions("cms_sample"))
 
-    def run(self, job: str, partition: str | None = None) -> None:
+    def run(self, job: str, partition: str | None = None, config: dict[str, Any] | None = None) -> None:
+        run_config = {**_INFO_ONLY, **({"ops": config} if config else {})}
         result = self.defs.resolve_job_def(job).execute_in_process(
-            instance=self.instance, partition_key=partition, run_config=_INFO_ONLY, raise_on_error=False
+            instance=self.instance, partition_key=partition, run_config=run_config, raise_on_error=False
         )
         if not result.success:
             raise SystemExit(f"{job} {partition or ''} failed (run {result.run_id} in {self.data / '.dagster'})")
@@ -196,13 +200,27 @@ def _rows(pipe: Pipeline, stage: str) -> int:
         "ingest": lambda: parquet_rows(data / layout.TABLES),
         "features": lambda: parquet_rows(data / layout.TABLES),  # the claim and beneficiary rows it aggregates
         "model": lambda: parquet_rows(data / layout.FEATURES),  # the rows it trained and validated on
+        "model_curve": lambda: parquet_rows_of(data, pipe.curve_samples),
         "predictions": lambda: parquet_rows(data / layout.PREDICTIONS),
         "warehouse": pipe.warehouse_rows,
         "report": pipe.warehouse_rows,  # the rows the views and the report read
     }[stage]()
 
 
-def run_pipeline(samples: int, site: Path, data: Path, say: Callable[[str], None]) -> list[Stage]:
+def _measure(pipe: Pipeline, samples: int, stage: str, runs: list[tuple[str, str | None, dict | None]]) -> Stage:
+    started, cpu = time.monotonic(), tree_cpu_seconds()
+    with PeakRss() as peak:
+        for job, key, config in runs:
+            pipe.run(job, key, config)
+    seconds, cpu = time.monotonic() - started, tree_cpu_seconds() - cpu
+    mb = dir_bytes(pipe.data, skip=(".dagster", ".scratch")) / 2**20
+    rss = round(peak.peak / 2**20)
+    return Stage(samples, stage, round(seconds, 2), round(cpu, 1), _rows(pipe, stage), rss, round(mb, 1))
+
+
+def run_pipeline(
+    samples: int, site: Path, data: Path, say: Callable[[str], None], model_curve: list[int] | None = None
+) -> list[Stage]:
     """Every stage for samples 1..``samples`` into a fresh ``data``, measured; the site must hold those zips."""
     from cms_assets.lib.site.mirror import CmsMirror
 
@@ -215,25 +233,28 @@ def run_pipeline(samples: int, site: Path, data: Path, say: Callable[[str], None
         keys = found[:samples]
         if len(keys) < samples:
             raise SystemExit(f"the sensor found {found} on {mirror.landing_url}, fewer than {samples} samples")
-        plan: list[tuple[str, list[tuple[str, str | None]]]] = [
-            ("ingest", [("ingest_job", k) for k in keys]),
-            ("features", [("features_job", k) for k in keys]),
-            ("model", [("model_job", None)]),
-            ("predictions", [("scoring_job", k) for k in keys]),
-            ("warehouse", [("warehouse_job", k) for k in keys]),
-            ("report", [("reporting_job", None)]),
+        plan: list[tuple[str, list[tuple[str, str | None, dict | None]]]] = [
+            ("ingest", [("ingest_job", k, None) for k in keys]),
+            ("features", [("features_job", k, None) for k in keys]),
+            ("model", [("model_job", None, None)]),
+            ("predictions", [("scoring_job", k, None) for k in keys]),
+            ("warehouse", [("warehouse_job", k, None) for k in keys]),
+            ("report", [("reporting_job", None, None)]),
         ]
         for stage, runs in plan:
-            started, cpu = time.monotonic(), tree_cpu_seconds()
-            with PeakRss() as peak:
-                for job, key in runs:
-                    pipe.run(job, key)
-            seconds, cpu = time.monotonic() - started, tree_cpu_seconds() - cpu
-            mb = dir_bytes(data, skip=(".dagster", ".scratch")) / 2**20
-            rss = round(peak.peak / 2**20)
-            out.append(Stage(samples, stage, round(seconds, 2), round(cpu, 1), _rows(pipe, stage), rss, round(mb, 1)))
+            out.append(_measure(pipe, samples, stage, runs))
+            say(_line(out[-1]))
+        for n in sorted(c for c in model_curve or [] if c <= samples):
+            config = {"cost_model": {"config": {"samples": list(range(1, n + 1))}}}
+            pipe.curve_samples = n
+            out.append(_measure(pipe, n, "model_curve", [("model_job", None, config)]))
             say(_line(out[-1]))
     return out
+
+
+def parquet_rows_of(data: Path, samples: int) -> int:
+    """Feature rows of samples 1..``samples``: what a model over them trains and validates on."""
+    return sum(parquet_rows(data / layout.features_dir(s)) for s in range(1, samples + 1))
 
 
 def _line(s: Stage) -> str:
@@ -288,6 +309,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=20, help="samples 1..N in one run (default 20)")
     parser.add_argument("--curve", type=_counts, help="sample counts for the growth curve, e.g. 1,2,5,20")
+    parser.add_argument("--model-curve", type=_counts, help="sample counts to re-train the model on, e.g. 1,2,5,20")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the real CMS sample size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, required=True, help="directory for the site and one dir per run")
@@ -304,17 +326,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for n in counts:
             run_dir = work / f"run-{args.scale:g}-{n:02d}-{time.strftime('%Y%m%dT%H%M%S')}"
             started = time.monotonic()
-            stages += run_pipeline(n, site, run_dir, say)
+            stages += run_pipeline(n, site, run_dir, say, args.model_curve)
             say(f"{n} samples: zips to report in {time.monotonic() - started:.1f}s")
         if len(counts) > 1:
-            for line in growth(stages):
+            for line in growth([s for s in stages if s.stage != "model_curve"]):
                 say(line)
+        curve = [s for s in stages if s.stage == "model_curve"]
+        for s in curve:
+            say(
+                f"model over {s.samples:>2} samples: {s.seconds:7.1f}s, {s.seconds / curve[0].seconds:.2f}x the first"
+                f" for {s.samples / curve[0].samples:.0f}x the samples"
+            )
     peak = max(s.peak_rss_mb for s in stages)
     result = {
         "scale": args.scale,
         "cpus": os.cpu_count(),
         "stages": [{**asdict(s), "rows_per_s": round(s.rows_per_s)} for s in stages],
-        "total_seconds": {n: round(sum(s.seconds for s in stages if s.samples == n), 1) for n in counts},
+        "total_seconds": {
+            n: round(sum(s.seconds for s in stages if s.samples == n and s.stage != "model_curve"), 1) for n in counts
+        },
         "peak_rss_mb": peak,
     }
     if args.json:

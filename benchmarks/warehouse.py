@@ -1,4 +1,6 @@
-"""Warehouse load throughput and memory: the bulk path of each backend against a naive row-by-row INSERT baseline.
+"""Warehouse load throughput and memory: the bulk path of each backend against the plain bulk path of the same
+engine (DuckDB ``INSERT ... SELECT * FROM read_parquet`` with default settings; PostgreSQL ``COPY FROM STDIN`` of a
+CSV file of the same rows written beforehand) and against a naive row-by-row INSERT.
 
 Scale 1.0 = the size of one CMS sample (Sample 1) for the two tables measured: beneficiary_summary (343,644
 rows, 34 columns) and carrier_claims (4,741,335 rows, 143 columns). Data is random but typed exactly like the
@@ -8,8 +10,10 @@ Parquet tables and written in 100k-row chunks. PostgreSQL is a throw-away embedd
 
 Printed per (backend, table): rows, seconds, rows/s of ``Warehouse.load_partition`` (which includes the schema
 check, delete, insert and the row-count check in one transaction), the same for a reload (idempotent replace),
-the naive baseline's rows/s (executemany INSERT of Python tuples, on the first rows only) and the ratio, and the
-peak resident-memory growth of this process during the load next to the table's in-memory Arrow size.
+the plain bulk path's seconds on the same rows into a table of the same shape and the ratio (ours / plain
+throughput; the target is >= 0.8x), the naive baseline's rows/s (executemany INSERT of Python tuples, on the first
+rows only) and that ratio, and the peak resident-memory growth of this process during the load next to the table's
+in-memory Arrow size. ``--duckdb-memory 1GB,4GB`` repeats the DuckDB rows per ``memory_limit``.
 """
 
 from __future__ import annotations
@@ -114,10 +118,49 @@ def naive_rows_per_second(wh: Warehouse, table: str, storage: LocalStorage, key:
     return len(rows) / seconds
 
 
+def plain_seconds(wh: Warehouse, table: str, storage: LocalStorage, key: str, tmp: Path) -> float:
+    """Baseline: the engine's own bulk path, nothing else: DuckDB's ``INSERT ... read_parquet`` with default
+    settings into a fresh file; PostgreSQL's ``COPY FROM STDIN`` of a CSV written beforehand (not timed)."""
+    path = str(storage.local_path(key))
+    if wh.dialect == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(tmp / "plain.duckdb"))
+        con.execute(f"CREATE OR REPLACE TABLE plain AS SELECT * FROM read_parquet('{path}') LIMIT 0")
+        started = time.perf_counter()
+        con.execute(f"INSERT INTO plain SELECT * FROM read_parquet('{path}')")
+        seconds = time.perf_counter() - started
+        con.execute("DROP TABLE plain")
+        con.close()
+        return seconds
+    import pyarrow.csv as pacsv
+
+    csv = tmp / f"{table}.csv"
+    with pacsv.CSVWriter(csv, pq.read_schema(path), write_options=pacsv.WriteOptions(include_header=False)) as w:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK):
+            w.write_batch(batch)
+    raw = wh.backend.engine.raw_connection()
+    cur = raw.cursor()
+    cur.execute(f"DROP TABLE IF EXISTS plain_{table}")
+    cur.execute(f"CREATE TABLE plain_{table} (LIKE {wh.backend.qualified(table)})")
+    raw.commit()
+    started = time.perf_counter()
+    with csv.open("rb") as f:
+        cur.copy_expert(f"COPY plain_{table} FROM STDIN WITH (FORMAT csv)", f, size=1 << 20)
+    raw.commit()
+    seconds = time.perf_counter() - started
+    cur.execute(f"DROP TABLE plain_{table}")
+    raw.commit()
+    raw.close()
+    csv.unlink()
+    return seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--backends", default="duckdb,postgresql")
+    ap.add_argument("--duckdb-memory", default="", help="DuckDB memory_limit values to compare, e.g. 1GB,4GB")
     args = ap.parse_args()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cms-wh-bench-")))
@@ -129,14 +172,19 @@ def main() -> None:
             size = storage.size(keys[table][0]) or 0
             print(f"generated {table}: {size / 1e6:.1f} MB Parquet in {time.perf_counter() - started:.1f}s")
         urls = {"duckdb": f"duckdb:///{tmp}/bench.duckdb"}
+        for limit in filter(None, args.duckdb_memory.split(",")):
+            urls[f"duckdb {limit}"] = f"duckdb:///{tmp}/bench-{limit}.duckdb?memory_limit={limit}"
         if "postgresql" in args.backends:
             from cms_assets_tests.fixtures.postgres import running_postgres
 
             urls["postgresql"] = stack.enter_context(running_postgres())
         print(f"scale {args.scale}; machine shared with other jobs, figures are indicative")
-        print("backend     table                   rows   load s   rows/s  reload s  naive rows/s  ratio", end="")
-        print("  peak RSS+ / Arrow")
-        for backend in args.backends.split(","):
+        print("backend     table                   rows   load s   rows/s  reload s  plain s  ratio", end="")
+        print("  naive rows/s  ratio  peak RSS+ / Arrow")
+        backends = args.backends.split(",")
+        if "duckdb" in backends:
+            backends[backends.index("duckdb") + 1 : backends.index("duckdb") + 1] = [u for u in urls if " " in u]
+        for backend in backends:
             wh = Warehouse.from_url(urls[backend])
             wh.ensure_schema()
             for table, (key, arrow_bytes) in keys.items():
@@ -144,12 +192,14 @@ def main() -> None:
                     first = wh.load_partition(table, 1, storage, [key])
                 again = wh.load_partition(table, 1, storage, [key])
                 assert wh.row_count(table, 1) == first.rows == again.rows
+                plain = plain_seconds(wh, table, storage, key, tmp)
                 naive = naive_rows_per_second(wh, table, storage, key)
                 bulk = first.rows / first.seconds
                 print(
                     f"{backend:<11} {table:<18} {first.rows:>9,} {first.seconds:>8.2f} {bulk:>8,.0f} "
-                    f"{again.seconds:>9.2f} {naive:>13,.0f} {bulk / naive:>6.1f}x "
-                    f"{mem.growth / 1e6:>7.0f} MB / {arrow_bytes / 1e6:,.0f} MB"
+                    f"{again.seconds:>9.2f} {plain:>8.2f} {plain / first.seconds:>5.2f}x "
+                    f"{naive:>13,.0f} {bulk / naive:>6.1f}x {mem.growth / 1e6:>7.0f} MB / {arrow_bytes / 1e6:,.0f} MB",
+                    flush=True,
                 )
 
 
