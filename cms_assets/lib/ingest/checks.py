@@ -1,8 +1,9 @@
 """Data checks on the published Parquet tables, as plain functions (the Dagster layer wraps them as asset checks).
 
-Each check opens ``tables/<table>/sample=NN/part-0.parquet`` through ``storage.arrow_fs()`` as a pyarrow dataset
-and lets DuckDB query it: DuckDB scans Arrow datasets directly, so the same SQL runs on a local directory and on
-S3 without DuckDB's httpfs extension. Failing checks carry up to five examples in their metadata.
+Each check lets DuckDB query ``tables/<table>/sample=NN/part-0.parquet``: a local file (the staged file, or
+local storage) with DuckDB's own parallel Parquet reader, an S3 object through ``storage.arrow_fs()`` as a pyarrow
+dataset (DuckDB scans Arrow datasets directly, so the same SQL runs on S3 without DuckDB's httpfs extension).
+A check scans its table once when it passes; failing checks scan again for up to five examples in their metadata.
 """
 
 from __future__ import annotations
@@ -56,12 +57,27 @@ def table_dataset(storage: Storage, table: TableSpec | str, sample: int, staged:
     return ds.dataset(f"{root}/{key}", filesystem=fs, format="parquet")
 
 
+def _source(storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None) -> ds.Dataset | Path:
+    """What a check scans: the local file's path where there is one (DuckDB reads it natively, in parallel),
+    else the object as a pyarrow dataset; FileNotFoundError if absent."""
+    path = staged if staged is not None else storage.local_path(layout.table_file(_spec(table).name, sample))
+    if path is None:
+        return table_dataset(storage, table, sample)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    return path
+
+
 @contextmanager
-def _duckdb(**tables: ds.Dataset) -> Iterator[duckdb.DuckDBPyConnection]:
+def _duckdb(**tables: ds.Dataset | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(":memory:")
     try:
-        for name, dataset in tables.items():
-            con.register(name, dataset)
+        for name, source in tables.items():
+            if isinstance(source, Path):
+                literal = str(source).replace("'", "''")
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{literal}', hive_partitioning = false)")
+            else:
+                con.register(name, source)
         yield con
     finally:
         con.close()
@@ -94,10 +110,10 @@ def keys_unique(storage: Storage, table: TableSpec | str, sample: int, staged: P
     any_null = " OR ".join(f"{_quote(c)} IS NULL" for c in spec.key)
     others = [c for c in spec.repeated_rows if c not in spec.key]
     distinct = f"count(DISTINCT ({', '.join(_quote(c) for c in others)}))" if others else "count(*)"
-    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
         dup_sql = f"SELECT {cols}, {distinct} AS n FROM t GROUP BY {cols} HAVING {distinct} > 1"
         (duplicates,) = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()
-        examples = con.execute(f"{dup_sql} ORDER BY n DESC, {cols} LIMIT {EXAMPLES}").fetchall()
+        examples = con.execute(f"{dup_sql} ORDER BY n DESC, {cols} LIMIT {EXAMPLES}").fetchall() if duplicates else []
         (nulls,) = con.execute(f"SELECT count(*) FROM t WHERE {any_null}").fetchone()
     meta: Meta = {"key": ", ".join(spec.key), "duplicate_keys": duplicates, "null_keys": nulls}
     if examples:
@@ -117,9 +133,9 @@ def repeated_rows(storage: Storage, table: TableSpec | str, sample: int, staged:
         raise ValueError(f"repeated_rows applies to tables with repeated rows (carrier), not {spec.name}")
     cols = ", ".join(_quote(c) for c in spec.repeated_rows)
     groups = f"SELECT {cols}, count(*) AS n FROM t GROUP BY {cols} HAVING count(*) > 1"
-    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
         (pairs, extra) = con.execute(f"SELECT count(*), coalesce(sum(n - 1), 0) FROM ({groups})").fetchone()
-        examples = con.execute(f"{groups} ORDER BY {cols} LIMIT {EXAMPLES}").fetchall()
+        examples = con.execute(f"{groups} ORDER BY {cols} LIMIT {EXAMPLES}").fetchall() if pairs else []
     meta: Meta = {"columns": ", ".join(spec.repeated_rows), "repeated_pairs": pairs, "extra_rows": int(extra)}
     if examples:
         meta["examples"] = _examples(examples)  # the pair, then how many rows carry it
@@ -136,14 +152,17 @@ def dates_in_range(storage: Storage, table: TableSpec | str, sample: int, staged
     meta: Meta = {}
     examples: list[tuple] = []
     ident = _quote(spec.key[0])
-    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
-        for column in spec.date_columns:
-            low, high = BIRTH_RANGE if column == "BENE_BIRTH_DT" else DATE_RANGE
-            bad = f"{_quote(column)} NOT BETWEEN DATE '{low}' AND DATE '{high}'"
-            (count,) = con.execute(f"SELECT count(*) FROM t WHERE {bad}").fetchone()
+    bad = {}
+    for column in spec.date_columns:
+        low, high = BIRTH_RANGE if column == "BENE_BIRTH_DT" else DATE_RANGE
+        bad[column] = f"{_quote(column)} NOT BETWEEN DATE '{low}' AND DATE '{high}'"
+    counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in bad.values())
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
+        found = con.execute(f"SELECT {counts} FROM t").fetchone() if bad else ()
+        for (column, sql), count in zip(bad.items(), found, strict=True):
             if count:
                 meta[f"out_of_range.{column}"] = count
-                rows = con.execute(f"SELECT {ident}, {_quote(column)} FROM t WHERE {bad} LIMIT {EXAMPLES}").fetchall()
+                rows = con.execute(f"SELECT {ident}, {_quote(column)} FROM t WHERE {sql} LIMIT {EXAMPLES}").fetchall()
                 examples += [(column, *r) for r in rows]
     if examples:
         meta["examples"] = _examples(examples)  # column, key, date
@@ -182,7 +201,7 @@ def flags_valid(storage: Storage, table: TableSpec | str, sample: int, staged: P
     counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in rules.values())
     meta: Meta = {}
     examples: list[tuple] = []
-    with _duckdb(t=table_dataset(storage, spec, sample, staged)) as con:
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
         for name, count in zip(rules, con.execute(f"SELECT {counts} FROM t").fetchone(), strict=True):
             if count:
                 meta[f"invalid.{name}"] = count
@@ -201,11 +220,12 @@ def references_beneficiaries(
     spec = _spec(table)
     if spec.kind is Kind.BENEFICIARY:
         raise ValueError(f"references_beneficiaries applies to claim tables, not {spec.name}")
-    beneficiaries = table_dataset(storage, BENEFICIARY, sample)
+    beneficiaries = _source(storage, BENEFICIARY, sample)
     orphans = "SELECT t.DESYNPUF_ID FROM t ANTI JOIN b ON t.DESYNPUF_ID = b.DESYNPUF_ID"  # null ids are orphans too
-    with _duckdb(t=table_dataset(storage, spec, sample, staged), b=beneficiaries) as con:
+    with _duckdb(t=_source(storage, spec, sample, staged), b=beneficiaries) as con:
         (rows, ids) = con.execute(f"SELECT count(*), count(DISTINCT DESYNPUF_ID) FROM ({orphans})").fetchone()
-        examples = con.execute(f"SELECT DISTINCT * FROM ({orphans}) ORDER BY 1 LIMIT {EXAMPLES}").fetchall()
+        sql = f"SELECT DISTINCT * FROM ({orphans}) ORDER BY 1 LIMIT {EXAMPLES}"
+        examples = con.execute(sql).fetchall() if rows else []
     meta: Meta = {"orphan_rows": rows, "orphan_beneficiaries": ids}
     if examples:
         meta["examples"] = _examples(examples)
