@@ -196,6 +196,9 @@ class DuckDBBackend(Backend):
             files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
             # No hive partitioning: a sample=NN folder must not silently overwrite the file's own sample column.
             scan = f"read_parquet({files}, hive_partitioning = false)"
+            # Row order within a load means nothing to a warehouse table; keeping it costs DuckDB about a quarter
+            # of the load (carrier claims, 4.7 M rows x 143 columns: 82 s kept, 65 s not). This connection only.
+            tx.con.execute("SET preserve_insertion_order = false")
             sql = f"INSERT INTO {self.qualified(table)} ({target}) SELECT {select} FROM {scan}"
             return tx.execute(sql), "duckdb read_parquet"
         view = "cms_load_source"  # S3 or in-memory: scan a pyarrow dataset (httpfs cannot be installed offline)
