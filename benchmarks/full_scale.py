@@ -257,6 +257,25 @@ def parquet_rows_of(data: Path, samples: int) -> int:
     return sum(parquet_rows(data / layout.features_dir(s)) for s in range(1, samples + 1))
 
 
+def per_sample_runs(instance_dir: Path, at: list[int]) -> list[str]:
+    """Wall seconds of each per-sample job's run for the samples in ``at`` (and the mean over all samples), from
+    the run's own Dagster instance: whether a sample costs more when more samples are already in."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.local_temp(str(instance_dir))
+    seconds: dict[str, dict[int, float]] = {}
+    for record in instance.get_run_records():
+        run, key = record.dagster_run, record.dagster_run.tags.get("dagster/partition")
+        if key and record.start_time and record.end_time:
+            sample = int(key.removeprefix("sample_"))
+            seconds.setdefault(run.job_name, {})[sample] = record.end_time - record.start_time
+    lines = [f"{'job':<16}" + "".join(f"{f'sample {n}':>11}" for n in at) + "       mean"]
+    for job, by in sorted(seconds.items()):
+        cells = "".join(f"{by[n]:>10.1f}s" if n in by else f"{'-':>11}" for n in at)
+        lines.append(f"{job:<16}{cells}{sum(by.values()) / len(by):>10.1f}s")
+    return lines
+
+
 def _line(s: Stage) -> str:
     return (
         f"{s.samples:>3} samples {s.stage:<12}{s.seconds:>9.1f}s (cpu {s.cpu_seconds:>8.1f}s) {s.rows:>13,} rows"
@@ -312,9 +331,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model-curve", type=_counts, help="sample counts to re-train the model on, e.g. 1,2,5,20")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the real CMS sample size")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, required=True, help="directory for the site and one dir per run")
+    parser.add_argument("--work", type=Path, help="directory for the site and one dir per run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--runs-of", type=Path, help="only print the per-sample run times of a finished run dir")
     args = parser.parse_args(argv)
+    if args.runs_of:
+        print("\n".join(per_sample_runs(args.runs_of / ".dagster", [1, 2, 5, 20])))
+        return {}
+    if args.work is None:
+        parser.error("--work is required")
     counts = args.curve or _counts(str(args.samples))
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -328,6 +353,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             started = time.monotonic()
             stages += run_pipeline(n, site, run_dir, say, args.model_curve)
             say(f"{n} samples: zips to report in {time.monotonic() - started:.1f}s")
+            for line in per_sample_runs(run_dir / ".dagster", [k for k in (1, 2, 5, 20) if k <= n]):
+                say(line)
         if len(counts) > 1:
             for line in growth([s for s in stages if s.stage != "model_curve"]):
                 say(line)
