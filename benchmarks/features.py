@@ -115,7 +115,7 @@ FROM f WINDOW w AS (PARTITION BY DESYNPUF_ID ORDER BY YEAR)
 
 def checksums(con, parquet_glob: str) -> dict[str, float]:
     """Row count and the sum of every numeric feature column (and the label's non-null count) of a result."""
-    sums = ", ".join(f'sum("{c}")::DOUBLE AS "{c}"' for c in CHECKED)
+    sums = ", ".join(f'sum(TRY_CAST("{c}" AS DOUBLE)) AS "{c}"' for c in CHECKED)  # codes may be text
     source = f"read_parquet('{parquet_glob}', hive_partitioning = false)"
     row = con.execute(f"SELECT count(*)::DOUBLE, count(NEXT_YEAR_COST)::DOUBLE, {sums} FROM {source}").fetchone()
     return dict(zip(["rows", "labelled", *CHECKED], row, strict=True))
