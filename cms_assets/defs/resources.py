@@ -20,6 +20,7 @@ from pydantic import PrivateAttr
 
 from cms_assets.lib import layout
 from cms_assets.lib.publish import fetch_prefix, publish_directory
+from cms_assets.lib.spark.model import MAX_FIT_ROWS
 from cms_assets.lib.storage import LocalStorage, S3Storage, Storage
 
 
@@ -61,7 +62,7 @@ class ModelSizeResource(dg.ConfigurableResource):
 
     gbt_trees: int = 25
     gbt_depth: int = 5
-    max_fit_rows: int = 250_000
+    max_fit_rows: int = MAX_FIT_ROWS
 
     def gbt_size(self) -> tuple[int, int]:
         return self.gbt_trees, self.gbt_depth
