@@ -22,7 +22,7 @@ RUN python3 -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY cms_assets ./cms_assets
 RUN /opt/venv/bin/pip install --quiet --upgrade pip \
-    && /opt/venv/bin/pip install --quiet '.[test]'
+    && /opt/venv/bin/pip install --quiet -e '.[test]'
 
 # ---- runtime: Python + a headless JRE for local-mode Spark; no compilers, no source tree ----
 FROM python:3.11-slim-bookworm AS runtime
@@ -45,7 +45,10 @@ ENV VIRTUAL_ENV=/opt/venv \
     CMS_ASSETS_DEPLOYMENT=production \
     CMS_ASSETS_SCRATCH=/tmp/cms_assets
 
+# The project is installed editable and kept at /src: the definitions autoload cms_assets/defs through the
+# [tool.dg] section of /src/pyproject.toml (load_from_defs_folder), which a plain wheel install would not carry.
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /src /src
 COPY deploy/dagster.prod.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.prod.yaml /opt/dagster/app/workspace.prod.yaml
 

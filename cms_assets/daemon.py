@@ -143,13 +143,13 @@ class LocalPlatform:
     def progress(self) -> Progress:
         import dagster as dg
 
-        from cms_assets.definitions import all_assets
+        from cms_assets.definitions import project_assets
 
         instance = self.instance
         samples = sorted(instance.get_dynamic_partitions("cms_sample"))
         partitioned: dict[str, int] = {}
         whole: dict[str, bool] = {}
-        for assets_def in all_assets:
+        for assets_def in project_assets():
             for key in assets_def.keys:
                 name = key.to_user_string()
                 if assets_def.partitions_def is not None:

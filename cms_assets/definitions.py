@@ -1,23 +1,37 @@
-"""The one place the Dagster definitions are assembled (loaded lazily: no env, Spark or network at import)."""
+"""The one place the Dagster definitions are assembled (loaded lazily: no env, Spark or network at import).
+
+Assets, jobs, the schedule and the CMS sensor are autoloaded from the ``defs/`` folder (``load_from_defs_folder``,
+the folder named by ``[tool.dg]`` in pyproject.toml); what depends on the deployment's environment is added here:
+the resources, each asset's kinds, and the two sensors' intervals.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
 from cms_assets.defs.deployment import for_deployment
-from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.ingest.sensor import build_cms_sensor, weekly_cms_refresh
-from cms_assets.defs.jobs import all_jobs
-from cms_assets.defs.ml.features import beneficiary_features
-from cms_assets.defs.ml.model import cost_model, cost_predictions
+from cms_assets.defs.ingest.sensor import CMS_SENSOR, build_cms_sensor
 from cms_assets.defs.resources import resources_for
-from cms_assets.defs.tables.assets import table_assets
-from cms_assets.defs.warehouse.assets import warehouse_assets
 
-all_assets = [raw_cms_zips, *table_assets, beneficiary_features, cost_model, cost_predictions, *warehouse_assets]
+
+@cache
+def _from_defs_folder() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+
+
+def project_assets() -> list[dg.AssetsDefinition]:
+    """Every asset under ``defs/``, as autoloaded (kinds not yet adapted to a deployment)."""
+    return list(_from_defs_folder().assets or [])
+
+
+def _unique(defs: object) -> list:
+    by_name = {d.name: d for d in defs or []}  # an object imported into a second module is found twice
+    return list(by_name.values())
 
 
 def automation_sensor(env: Mapping[str, str]) -> dg.AutomationConditionSensorDefinition:
@@ -39,14 +53,17 @@ def build_definitions(deployment: str = "local", env: Mapping[str, str] | None =
     """Definitions for a deployment (local, test, production); tests pass their own env."""
     env = dict(os.environ) if env is None else dict(env)
     resources = resources_for(deployment, env)
+    loaded = _from_defs_folder()
+    sensors = [s for s in _unique(loaded.sensors) if s.name != CMS_SENSOR]
     return dg.Definitions(
-        assets=for_deployment(all_assets, resources, env, deployment),
-        jobs=all_jobs,
+        assets=for_deployment(project_assets(), resources, env, deployment),
+        jobs=_unique(loaded.jobs),
         sensors=[
             build_cms_sensor(int(env.get("CMS_SENSOR_INTERVAL_SECONDS", "3600"))),
             automation_sensor(env),
+            *sensors,
         ],
-        schedules=[weekly_cms_refresh],
+        schedules=_unique(loaded.schedules),
         resources=resources,
         # One process per run: Spark steps share the run's session, and a run's steps need no extra imports.
         executor=dg.in_process_executor,

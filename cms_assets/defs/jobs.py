@@ -44,5 +44,3 @@ sample_refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("raw_cms_zips"),
     description="Download a new or changed sample's zips; Declarative Automation takes it on to the report.",
 )
-
-all_jobs = [ingest_job, features_job, model_job, scoring_job, warehouse_job, reporting_job, sample_refresh_job]

@@ -5,7 +5,7 @@ import sys
 
 import dagster as dg
 
-from cms_assets.definitions import all_assets, build_definitions
+from cms_assets.definitions import build_definitions, project_assets
 from cms_assets.lib.ingest.checks import WARN_CHECKS
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 
@@ -27,7 +27,7 @@ def test_graph_has_every_stage() -> None:
 
 
 def test_every_asset_has_docstring_group_and_kinds() -> None:
-    for assets_def in all_assets:
+    for assets_def in project_assets():
         for spec in assets_def.specs:
             name = spec.key.to_user_string()
             assert spec.description, f"{name} has no description"

@@ -103,8 +103,13 @@ def test_pip_install_steps_match_makefile(stages: list[Stage]) -> None:
     runs = [r for r in stages[0].args("RUN") if "pip install" in r]
     docker = [shlex.split(part.strip()) for r in runs for part in r.split("&&") if "pip install" in part]
     docker = [[Path(w).name if w.endswith("/pip") else w for w in cmd] for cmd in docker]
-    make = [[w for w in cmd if w != "-e"] for cmd in _makefile_pip_install()]
-    assert docker == make
+    assert docker == _makefile_pip_install()
+
+
+def test_final_stage_keeps_the_dg_project(stages: list[Stage]) -> None:
+    """Editable install plus /src in the image: load_from_defs_folder finds defs/ through /src/pyproject.toml."""
+    assert "COPY pyproject.toml README.md ./" in [f"COPY {a}" for a in stages[0].args("COPY")]
+    assert "--from=builder /src /src" in stages[-1].args("COPY")
 
 
 def _dockerignore_allows(src: str) -> bool:

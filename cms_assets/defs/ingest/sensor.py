@@ -82,11 +82,14 @@ def _last_run_failed(instance: dg.DagsterInstance | None, run_key: str | None) -
     return bool(runs) and runs[0].status in _FAILED
 
 
+CMS_SENSOR = "cms_new_files_sensor"
+
+
 def build_cms_sensor(minimum_interval_seconds: int = 3600) -> dg.SensorDefinition:
     """The sensor, with its polling interval chosen where the definitions are built (not at import)."""
 
     @dg.sensor(
-        name="cms_new_files_sensor",
+        name=CMS_SENSOR,
         job=sample_refresh_job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
