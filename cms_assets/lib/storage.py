@@ -155,15 +155,8 @@ class LocalStorage(Storage):
 
     def put_file(self, local_path: Path, key: str) -> None:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".cms-tmp-", dir=dest.parent)
-        os.close(fd)
-        try:
+        with atomic_path(dest) as tmp:
             shutil.copyfile(local_path, tmp) if not _same_fs(local_path, dest.parent) else os.replace(local_path, tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def delete_prefix(self, prefix: str) -> int:
         objects = self.list(prefix)
@@ -176,6 +169,22 @@ class LocalStorage(Storage):
 
     def arrow_fs(self) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), str(self.root)
+
+
+@contextmanager
+def atomic_path(dest: Path) -> Iterator[Path]:
+    """A temporary path beside ``dest``, renamed onto it when the block succeeds and removed when it fails: a
+    reader sees the old file or the new one, never a part."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _same_fs(a: Path, b: Path) -> bool:

@@ -10,10 +10,7 @@ impossible dates such as 20080230 that Arrow's strptime would silently roll over
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
+from cms_assets.lib.arrow_io import DiskFullError, write_parquet
 from cms_assets.lib.ingest.zipfiles import CorruptZipError, open_member
+from cms_assets.lib.storage import atomic_path
 from cms_assets.lib.synpuf.columns import DATE
 from cms_assets.lib.synpuf.names import FileSpec, files_for_sample
 from cms_assets.lib.synpuf.tables import Kind, TableSpec
@@ -310,17 +308,10 @@ def _at_end(stream: IO[bytes]) -> bool:
     return not (peek(1) if peek else True)
 
 
-def _write_group(writer: pq.ParquetWriter, group: list[pa.Table]) -> None:
-    """Write the buffered chunks as one row group and empty the buffer."""
-    if group:
-        rows = pa.concat_tables(group)
-        writer.write_table(rows, row_group_size=max(rows.num_rows, 1))
-        group.clear()
-
-
 def _convert_one(
-    table: TableSpec, spec: FileSpec, source: Source, sample: int, writer: pq.ParquetWriter, block_size: int
-) -> tuple[str, int, int]:
+    table: TableSpec, spec: FileSpec, source: Source, sample: int, result: ConvertResult, block_size: int
+) -> Iterator[pa.Table]:
+    """One CMS file's rows as row groups of about ``block_size`` CSV bytes each; counts go into ``result``."""
     with _member_stream(source, spec) as (label, size, stream):
         check_header(read_header(stream, label), table.csv_columns, label)
         conv = _Converter(table, spec, sample, label)
@@ -334,13 +325,30 @@ def _convert_one(
                     for chunk in chunks:
                         group.append(conv.convert(chunk))
                         if len(group) * chunk_size >= block_size:
-                            _write_group(writer, group)
-                _write_group(writer, group)
+                            yield pa.concat_tables(group)
+                            group.clear()
+                if group:
+                    yield pa.concat_tables(group)
         except CorruptZipError as e:
             raise IngestError(f"{label}: cut short or damaged after line {conv.rows + 1}: {e}") from e
         except pa.ArrowInvalid as e:
             raise _explain(e, source, table, spec, label) from e
-    return label, conv.rows, size
+    result.rows += conv.rows
+    result.rows_per_file[spec.zip_name] = conv.rows
+    result.bytes_in += size
+    result.files.append(label)
+
+
+def convert_batches(
+    table: TableSpec, sources: list[tuple[FileSpec, Source]], sample: int, result: ConvertResult,
+    block_size: int = 16 << 20,
+) -> Iterator[pa.Table]:  # fmt: skip
+    """The typed rows of one table and sample, streamed (memory: a few blocks); ``result`` is filled as they go."""
+    _expected_sources(table, sources, sample)
+    started = time.perf_counter()
+    for spec, source in sorted(sources, key=lambda s: s[0]):
+        yield from _convert_one(table, spec, source, sample, result, block_size)
+    result.seconds = time.perf_counter() - started
 
 
 def convert_table(
@@ -351,33 +359,12 @@ def convert_table(
     block_size: int = 16 << 20,
 ) -> ConvertResult:
     """Convert the CMS files of one table and sample into ``out_path`` (written atomically, nothing on error)."""
-    _expected_sources(table, sources, sample)
-    started = time.perf_counter()
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     result = ConvertResult(table.name, sample, 0)
     try:
-        with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
-            for spec, source in sorted(sources, key=lambda s: s[0]):
-                label, rows, size = _convert_one(table, spec, source, sample, writer, block_size)
-                result.rows += rows
-                result.rows_per_file[spec.zip_name] = rows
-                result.bytes_in += size
-                result.files.append(label)
-        os.replace(tmp, out_path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        if e.errno != errno.ENOSPC and "No space left on device" not in str(e):
-            raise
-        raise IngestError(
-            f"{table.name} sample {sample}: no space left on device writing {tmp} (for {out_path}); nothing published"
-        ) from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(out_path) as staged:
+            write_parquet(convert_batches(table, sources, sample, result, block_size), staged, table.schema)
+    except DiskFullError as e:
+        raise IngestError(f"{table.name} sample {sample}: {e.strerror} (for {out_path}); nothing published") from e
     result.bytes_out = out_path.stat().st_size
-    result.seconds = time.perf_counter() - started
     return result
