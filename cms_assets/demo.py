@@ -102,10 +102,10 @@ def _failure(instance: Any, run_id: str) -> str:
 
 
 def _summary(data: Path, env: dict[str, str], seconds: float, home: Path) -> None:
-    from cms_assets.defs.ml.model import latest_model
     from cms_assets.defs.resources import resources_for
     from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
     from cms_assets.lib import layout
+    from cms_assets.lib.ml.artifacts import read_latest
 
     resources = resources_for("local", env)
     storage = resources["storage"].get()
@@ -116,7 +116,7 @@ def _summary(data: Path, env: dict[str, str], seconds: float, home: Path) -> Non
         print(f"{'table':<28}{'rows':>12}")
         for table in WAREHOUSE_SAMPLE_TABLES:
             print(f"{table:<28}{wh.row_count(table):>12,}")
-        model = latest_model(storage)
+        model = read_latest(storage)
         metrics = wh.query(
             "SELECT MODEL_NAME, SPLIT, METRIC, VALUE FROM "
             f"{warehouse.schema_name}.model_metrics WHERE MODEL_VERSION = '{model['version']}' "

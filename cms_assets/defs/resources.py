@@ -221,26 +221,26 @@ class SparkResource(dg.ConfigurableResource):
         invocation = client.run(context=context, start_job_run_params=copy.deepcopy(params))
         return invocation.get_materialize_result()
 
-    @contextmanager
-    def readable_root(self, storage: Storage, scratch: Path, prefixes: list[str]) -> Iterator[str]:
+    def needs_staging(self, storage: Storage) -> bool:
+        """True for S3 storage with a local Spark: a laptop Spark has no S3A connector, so inputs are copied."""
+        return storage.local_path("") is None and not self.remote
+
+    def readable(self, storage: Storage, stage: Path | None, prefixes: list[str]) -> str:
         """A root from which Spark can read the given storage prefixes.
 
         Local storage is read in place; a cluster (Spark Connect/EMR) reads ``s3a://`` directly; S3 with local
-        Spark is staged to local scratch first, because a laptop Spark has no S3A connector.
-        """
+        Spark is copied into ``stage`` first (once per prefix; the caller removes ``stage``)."""
         local = storage.local_path("")
         if local is not None:
-            yield str(local)
-        elif self.remote:
-            yield storage.uri("").replace("s3://", "s3a://", 1)
-        else:
-            stage = scratch / f"stage-{uuid.uuid4().hex[:8]}"
-            try:
-                for prefix in prefixes:
-                    fetch_prefix(storage, prefix, stage)
-                yield str(stage)
-            finally:
-                shutil.rmtree(stage, ignore_errors=True)
+            return str(local)
+        if self.remote:
+            return storage.uri("").replace("s3://", "s3a://", 1)
+        if stage is None:
+            raise ValueError("S3 storage with a local Spark needs a local staging directory")
+        for prefix in prefixes:
+            if not (stage / prefix).exists():
+                fetch_prefix(storage, prefix, stage)
+        return str(stage)
 
     @contextmanager
     def output_dir(self, storage: Storage, scratch: Path, prefix: str) -> Iterator[str]:
@@ -313,7 +313,25 @@ def warehouse_url(env: Mapping[str, str], default: str) -> str:
 
 
 def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """Resources per deployment. Non-secret settings come from ``env`` with defaults; secrets only via dg.EnvVar."""
+    """Resources per deployment, with the IO managers on top of its storage and Spark. Non-secret settings come
+    from ``env`` with defaults; secrets only via dg.EnvVar."""
+    return with_io_managers(_resources_for(deployment, env))
+
+
+def with_io_managers(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """``resources`` plus the IO managers on its ``storage`` and ``spark`` (local Spark when absent): ``tables_io``
+    (Arrow tables as Parquet) and ``spark_io`` (Spark DataFrames and the cost model)."""
+    from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager
+
+    storage, spark = resources["storage"], resources.get("spark") or SparkResource()
+    return {
+        **resources,
+        "tables_io": ParquetIOManager(storage=storage),
+        "spark_io": SparkIOManager(storage=storage, spark=spark),
+    }
+
+
+def _resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
     data = env.get("CMS_ASSETS_DATA", "data")
     site = CmsSiteResource(landing_url=env.get("CMS_SOURCE_URL", CmsSiteResource.model_fields["landing_url"].default))
     if deployment == "production":

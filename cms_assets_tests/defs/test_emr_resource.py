@@ -23,7 +23,8 @@ from dagster_pipes import PIPES_METADATA_TYPE_INFER, PIPES_PROTOCOL_VERSION, PIP
 
 from cms_assets.defs.ml.features import beneficiary_features
 from cms_assets.defs.ml.model import CostModelConfig, cost_model, cost_predictions
-from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource, resources_for
+from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource, resources_for, with_io_managers
+from cms_assets.defs.tables.assets import table_assets
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import LATEST_MODEL_KEY, chart_key
 from cms_assets.lib.ml.schemas import FEATURE_SCHEMA
@@ -333,9 +334,9 @@ def _publish_features(store: Any, sample: int, rows: int = 5) -> None:
         pq.write_table(beneficiaries, path)
 
 
-def _sample_instance() -> dg.DagsterInstance:
+def _sample_instance(partitions: list[str] | None = None) -> dg.DagsterInstance:
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("cms_sample", ["sample_03"])
+    instance.add_dynamic_partitions("cms_sample", partitions or ["sample_03"])
     return instance
 
 
@@ -361,12 +362,15 @@ def test_features_asset_dispatches_to_emr(s3_server: S3Server, aws: FakeAws) -> 
     store, storage = _s3_resources(s3_server)
     spark = _emr_spark()
     _publish_features(store, 3)  # stands in for what the job writes; the Dagster side reads it back
+    for table in TABLE_NAMES[1:]:  # the claim tables the job reads (their content does not matter here)
+        with store.writer(layout.table_file(table, 3)) as path:
+            pq.write_table(pa.table({"DESYNPUF_ID": ["B0000"]}), path)
     summary = {"action": "features", "samples": [3], "rows": {3: 5}, "total_rows": 5, "seconds": 42.0}
     aws.expect_job(_pipes_lines("beneficiary_features", summary))
 
     result = dg.materialize(
-        [beneficiary_features], partition_key="sample_03", instance=_sample_instance(),
-        resources={"storage": storage, "spark": spark},
+        [*table_assets, beneficiary_features], selection=[beneficiary_features.key], partition_key="sample_03",
+        instance=_sample_instance(), resources=with_io_managers({"storage": storage, "spark": spark}),
     )  # fmt: skip
 
     assert result.success
@@ -374,7 +378,7 @@ def test_features_asset_dispatches_to_emr(s3_server: S3Server, aws: FakeAws) -> 
     metadata = _run_metadata(result)
     assert metadata["action"] == "features" and metadata["rows"] == {"3": 5}  # reported by the entry via Pipes
     assert metadata["AWS EMR Serverless Job Run ID"] == "jr-0001"
-    assert metadata["dagster/row_count"] == 5 and metadata["labelled_rows"] == 4  # read back from S3
+    assert metadata["dagster/row_count"] == 5 and "B0004" in str(metadata["preview"])  # read back from S3
     assert metadata["location"] == f"s3://{store.bucket}/prefix/{layout.features_dir(3)}"
 
 
@@ -402,7 +406,10 @@ def test_cost_model_on_emr_moves_the_pointer_to_the_reported_version(s3_server: 
     aws.expect_job(_pipes_lines("cost_model", summary))
 
     result = dg.materialize(
-        [cost_model], resources={"storage": storage, "spark": spark, "model_size": ModelSizeResource()},
+        [*table_assets, beneficiary_features, cost_model],
+        selection=[cost_model.key],
+        instance=_sample_instance(["sample_01", "sample_02"]),
+        resources=with_io_managers({"storage": storage, "spark": spark, "model_size": ModelSizeResource()}),
         run_config=dg.RunConfig({"cost_model": CostModelConfig(seed=7)}),
     )  # fmt: skip
 
@@ -426,8 +433,10 @@ def test_cost_model_on_emr_without_a_reported_version_keeps_the_pointer(s3_serve
     aws.expect_job(_pipes_lines("cost_model", None))
 
     result = dg.materialize(
-        [cost_model],
-        resources={"storage": storage, "spark": _emr_spark(), "model_size": ModelSizeResource()},
+        [*table_assets, beneficiary_features, cost_model],
+        selection=[cost_model.key],
+        instance=_sample_instance(["sample_01"]),
+        resources=with_io_managers({"storage": storage, "spark": _emr_spark(), "model_size": ModelSizeResource()}),
         raise_on_error=False,
     )
 
@@ -453,8 +462,10 @@ def test_cost_predictions_on_emr_scores_with_the_latest_model(s3_server: S3Serve
     aws.expect_job(_pipes_lines("cost_predictions", summary))
 
     result = dg.materialize(
-        [cost_predictions], partition_key="sample_03", instance=_sample_instance(),
-        resources={"storage": storage, "spark": spark},
+        [*table_assets, beneficiary_features, cost_predictions], selection=[cost_predictions.key],
+        partition_key="sample_03",
+        instance=_sample_instance(),
+        resources=with_io_managers({"storage": storage, "spark": spark}),
     )  # fmt: skip
 
     assert result.success

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource
+from cms_assets.defs.resources import CmsSiteResource, StorageResource, with_io_managers
 from cms_assets.defs.tables.assets import table_assets
 from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.site.mirror import CmsMirror
@@ -35,7 +35,7 @@ def _materialize(storage: StorageResource, url: str) -> dg.ExecuteInProcessResul
         [raw_cms_zips, *table_assets],
         partition_key="sample_02",
         instance=instance,
-        resources={"storage": storage, "cms_site": CmsSiteResource(landing_url=url)},
+        resources=with_io_managers({"storage": storage, "cms_site": CmsSiteResource(landing_url=url)}),
     )
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource
+from cms_assets.defs.resources import CmsSiteResource, StorageResource, with_io_managers
 from cms_assets.defs.tables.assets import table_assets
 from cms_assets.lib import layout
 from cms_assets.lib.generate import generate
@@ -57,7 +57,9 @@ def ingested(site_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
                 [raw_cms_zips, *table_assets],
                 partition_key=names.partition_key(sample),
                 instance=instance,
-                resources={"storage": storage, "cms_site": CmsSiteResource(landing_url=mirror.landing_url)},
+                resources=with_io_managers(
+                    {"storage": storage, "cms_site": CmsSiteResource(landing_url=mirror.landing_url)}
+                ),
                 raise_on_error=False,
             )
     return LocalStorage(root / "data"), results, mirror

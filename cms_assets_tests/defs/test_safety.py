@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource, WarehouseResource
+from cms_assets.defs.resources import CmsSiteResource, StorageResource, WarehouseResource, with_io_managers
 from cms_assets.defs.tables.assets import table_assets
 from cms_assets.defs.warehouse.assets import warehouse_sample_assets
 from cms_assets.lib import layout
@@ -31,11 +31,13 @@ def world(tmp_path: Path):
     (tmp_path / "home").mkdir()
     with CmsMirror(site) as mirror, dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         instance.add_dynamic_partitions("cms_sample", [PK])
-        resources = {
-            "storage": StorageResource(url=str(data), scratch_dir=str(tmp_path / "scratch")),
-            "cms_site": CmsSiteResource(landing_url=mirror.landing_url, retries=0),
-            "warehouse": WarehouseResource(url=f"duckdb:///{data / 'warehouse.duckdb'}"),
-        }
+        resources = with_io_managers(
+            {
+                "storage": StorageResource(url=str(data), scratch_dir=str(tmp_path / "scratch")),
+                "cms_site": CmsSiteResource(landing_url=mirror.landing_url, retries=0),
+                "warehouse": WarehouseResource(url=f"duckdb:///{data / 'warehouse.duckdb'}"),
+            }
+        )
         yield site, data, instance, resources
 
 

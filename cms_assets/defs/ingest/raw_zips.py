@@ -6,7 +6,6 @@ import dagster as dg
 
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import CmsSiteResource, StorageResource
-from cms_assets.lib import layout
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.versions import combined
 
@@ -20,7 +19,7 @@ from cms_assets.lib.versions import combined
 )
 def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, storage: StorageResource):
     """The eight CMS zips of one sample, verified (size, ETag, CRCs) and published atomically."""
-    from cms_assets.lib.site.download import download_sample
+    from cms_assets.lib.site.download import download_sample, raw_location
 
     sample = sample_of_partition(context.partition_key)
     started = time.monotonic()
@@ -51,7 +50,7 @@ def raw_cms_zips(context: dg.AssetExecutionContext, cms_site: CmsSiteResource, s
             "mb": round(total / 1e6, 2),
             "seconds": round(time.monotonic() - started, 2),
             "sample_page": dg.MetadataValue.url(page.url),
-            "location": storage.get().uri(layout.raw_manifest(sample).rsplit("/", 1)[0]),
+            "location": raw_location(storage.get(), sample),
             "sources": dg.MetadataValue.md(
                 "| file | bytes | sha256 | etag | url |\n|---|---|---|---|---|\n"
                 + "\n".join(

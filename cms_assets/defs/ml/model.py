@@ -1,6 +1,5 @@
 """cost_model and cost_predictions: train/select the next-year cost model; score every sample."""
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,12 +9,11 @@ import dagster as dg
 
 from cms_assets.defs.automation import after_wave
 from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
-from cms_assets.defs.metadata import column_schema, parquet_preview, parquet_rows
+from cms_assets.defs.io_managers import SparkIOManager, SparkSource
+from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
-from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import (
-    LATEST_MODEL_KEY,
     chart_key,
     decile_shares,
     headline,
@@ -30,6 +28,8 @@ from cms_assets.lib.ml.checks import predictions_complete
 from cms_assets.lib.ml.inline_chart import lift_markdown
 from cms_assets.lib.ml.schemas import PREDICTION_DOCS, PREDICTION_SCHEMA
 from cms_assets.lib.spark.model import BASELINES
+from cms_assets.lib.storage import Storage
+from cms_assets.lib.synpuf.names import sample_of_partition
 
 
 class CostModelConfig(dg.Config):
@@ -39,18 +39,22 @@ class CostModelConfig(dg.Config):
     seed: int = 42
 
 
-def _feature_samples(store, wanted: list[int] | None) -> list[int]:
-    found = sorted({int(o.key.split("sample=")[1][:2]) for o in store.list(layout.FEATURES) if "sample=" in o.key})
+def _feature_samples(features: Any, wanted: list[int] | None) -> list[int]:
+    """The samples to train on: those whose features are published (and wanted)."""
+    if isinstance(features, SparkSource):
+        found = sorted(sample_of_partition(k) for k in features.partition_keys)
+    else:
+        found = sorted(int(r[0]) for r in features.select("sample").distinct().collect())
     samples = [s for s in found if wanted is None or s in wanted]
     if not samples:
-        raise dg.Failure(f"no beneficiary_features materialized under {store.uri(layout.FEATURES)} for {wanted}")
+        raise dg.Failure(f"no beneficiary_features published for samples {wanted} (published: {found})")
     return samples
 
 
 @dg.asset(
     group_name="ml",
     kinds={"spark", "sparkml"},
-    deps=["beneficiary_features"],
+    ins={"features": dg.AssetIn("beneficiary_features", input_manager_key="spark_io")},
     code_version="1",
     pool="spark",
     automation_condition=after_wave(),
@@ -58,18 +62,21 @@ def _feature_samples(store, wanted: list[int] | None) -> list[int]:
 def cost_model(
     context: dg.AssetExecutionContext,
     config: CostModelConfig,
+    features: Any,
     storage: StorageResource,
     spark: SparkResource,
+    spark_io: dg.ResourceParam[SparkIOManager],
     model_size: ModelSizeResource,
 ) -> dg.MaterializeResult:
     """Next-year cost model selected on a temporal holdout (2009 -> 2010) against two baselines."""
     store = storage.get()
-    samples = _feature_samples(store, config.samples)
+    samples = _feature_samples(features, config.samples)
     started = time.monotonic()
     if spark.mode == "emr-serverless":
         trained, pipes_metadata = _train_on_emr(context, storage, spark, samples, config.seed, model_size)
     else:
-        trained, pipes_metadata = _train_in_process(storage, spark, samples, config.seed, model_size), {}
+        trained = _train_in_process(store, spark_io, features, samples, config.seed, model_size)
+        pipes_metadata = {}
     # The pointer moves last, and only after the model, its metrics and chart are all published.
     write_latest(store, trained["version"], trained["selected"], samples)
     context.log.info(f"selected {trained['selected']} ({trained['version']}) trained on samples {samples}")
@@ -87,7 +94,7 @@ def cost_model(
             "fit_rows": trained.get("fit_rows", trained["train_rows"]),
             "validation_rows": trained["valid_rows"],
             "seconds": round(time.monotonic() - started, 2),
-            "location": dg.MetadataValue.path(store.uri(layout.model_dir(trained["version"]))),
+            "location": dg.MetadataValue.path(spark_io.model_location(trained["version"])),
             "chart_png": dg.MetadataValue.path(store.uri(chart_key(trained["version"]))),
             "top_features": dg.MetadataValue.md(
                 "| feature | importance |\n|---|---|\n"
@@ -113,20 +120,18 @@ def _model_metadata(trained: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train_in_process(
-    storage: StorageResource, spark: SparkResource, samples: list[int], seed: int, size: ModelSizeResource
+    store: Storage, spark_io: SparkIOManager, features: Any, samples: list[int], seed: int, size: ModelSizeResource
 ) -> dict[str, Any]:
     """Train with this process's Spark session and publish the pipeline, metrics and chart under a new version."""
+    from pyspark.sql import functions as F
+
     from cms_assets.lib.spark.model import save_model, train_cost_model
 
-    store = storage.get()
-    session = spark.session()
-    prefixes = [layout.features_dir(s) for s in samples]
-    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
-        features = session.read.parquet(*[f"{root}/{p}" for p in prefixes])
-        result = train_cost_model(features, seed=seed, gbt=size.gbt_params(), max_fit_rows=size.max_fit_rows)
+    chosen = features.where(F.col("sample").isin(samples))
+    result = train_cost_model(chosen, seed=seed, gbt=size.gbt_params(), max_fit_rows=size.max_fit_rows)
     trained_at = datetime.now(UTC)
     version = model_version(trained_at, result.selected)
-    with spark.output_dir(store, storage.scratch("spark"), layout.model_dir(version)) as out:
+    with spark_io.model_output(version) as out:
         save_model(result, out, version)
     rows = metrics_rows(result.metrics, version, trained_at, result.selected)
     write_model_files(store, version, rows, result.chart_png)
@@ -174,13 +179,6 @@ def _train_on_emr(
     return {**trained, "chart_png": store.read_bytes(chart_key(str(version)))}, metadata
 
 
-def latest_model(store) -> dict:
-    """The pointer written by cost_model: which version to score with."""
-    if not store.exists(LATEST_MODEL_KEY):
-        raise dg.Failure(f"no cost model yet: materialize cost_model first ({store.uri(LATEST_MODEL_KEY)} missing)")
-    return json.loads(store.read_bytes(LATEST_MODEL_KEY))
-
-
 _PREDICTIONS = "cost_predictions"
 PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
 
@@ -201,8 +199,9 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
             automation_condition=after_wave(triggered_by=[dg.AssetKey("cost_model")], new_partitions=False),
             metadata={"dagster/column_schema": column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS)},
             skippable=True,
-        )
+        ).with_io_manager_key("spark_io")
     ],
+    ins={"features": dg.AssetIn("beneficiary_features", input_manager_key="spark_io")},
     # Not automated: when Dagster splits a tick into a backfill (the wave re-scoring every sample), automated checks
     # are launched as runs of their own, racing the re-score that replaces what they read.
     check_specs=partition_check_specs(_PREDICTIONS, PREDICTION_CHECKS, automated=False),
@@ -210,55 +209,33 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
     pool="spark",
 )
 def cost_predictions(
-    context: dg.AssetExecutionContext, storage: StorageResource, spark: SparkResource
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    context: dg.AssetExecutionContext,
+    features: Any,
+    storage: StorageResource,
+    spark: SparkResource,
+    spark_io: dg.ResourceParam[SparkIOManager],
+) -> Iterator[dg.Output | dg.MaterializeResult | dg.AssetCheckResult]:
     """Predicted next-year cost for each beneficiary's latest year in the sample (SCOPE current) and for the temporal
     holdout's 2009 rows with known 2010 cost (SCOPE holdout), with the model version."""
     store = storage.get()
-    sample = int(context.partition_key.removeprefix("sample_"))
+    sample = sample_of_partition(context.partition_key)
     if checks_only(context, _PREDICTIONS):  # what is published, checked against itself
         yield from check_results(
             _PREDICTIONS, context.partition_key, {"predictions_complete": predictions_complete(store, sample)}
         )
         return
-    version = latest_model(store)["version"]
-    key_dir = layout.predictions_dir(sample)
-    pipes_metadata: dict = {}
+    version = spark_io.latest_model()["version"]
+    metadata = {"dagster/column_schema": column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS), "model_version": version}
     if spark.mode == "emr-serverless":
-        # emr_entry.py --action predict loads layout.model_dir(version) and writes layout.predictions_dir(sample).
+        # emr_entry.py --action predict loads the model version and writes the sample's predictions itself.
         params = spark.emr_job_params(storage, "predict", sample, model_version=version)
-        pipes_metadata = dict(spark.run_pipes(context, params, storage.aws_region).metadata or {})
+        metadata |= dict(spark.run_pipes(context, params, storage.aws_region).metadata or {})
+        metadata |= spark_io.describe(_PREDICTIONS, context.partition_key)
+        yield dg.MaterializeResult(asset_key=_PREDICTIONS, metadata=metadata)
     else:
-        _predict_in_process(storage, spark, sample, version)
-    parts = [o for o in store.list(key_dir) if o.key.endswith(".parquet")]
-    if not parts:
-        raise dg.Failure(f"no prediction files under {store.uri(key_dir)}")
-    with store.open_read(parts[0].key) as f:
-        head = parquet_preview(f)
-    yield dg.MaterializeResult(
-        asset_key=_PREDICTIONS,
-        metadata={
-            **pipes_metadata,
-            "dagster/row_count": parquet_rows(store, key_dir),
-            "dagster/column_schema": column_schema(PREDICTION_SCHEMA, PREDICTION_DOCS),
-            "model_version": version,
-            "location": dg.MetadataValue.path(store.uri(key_dir)),
-            "preview": head,
-        },
-    )
+        from cms_assets.lib.spark.model import predict
+
+        scored = predict(spark_io.load_model(version), features, version).coalesce(1)
+        yield dg.Output(scored, output_name=_PREDICTIONS, metadata=metadata)
     outcome = predictions_complete(store, sample, version)
     yield from check_results(_PREDICTIONS, context.partition_key, {"predictions_complete": outcome})
-
-
-def _predict_in_process(storage: StorageResource, spark: SparkResource, sample: int, version: str) -> None:
-    """Score one sample with this process's Spark session and publish the predictions."""
-    from cms_assets.lib.spark.model import load_model, predict
-
-    store = storage.get()
-    session = spark.session()
-    prefixes = [layout.features_dir(sample), layout.model_dir(version)]
-    with spark.readable_root(store, storage.scratch("spark"), prefixes) as root:
-        model = load_model(f"{root}/{layout.model_dir(version)}")
-        scored = predict(model, session.read.parquet(f"{root}/{layout.features_dir(sample)}"), version)
-        with spark.output_dir(store, storage.scratch("spark"), layout.predictions_dir(sample)) as o:
-            scored.coalesce(1).write.mode("overwrite").parquet(o)

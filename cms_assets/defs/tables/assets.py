@@ -1,9 +1,10 @@
 """The five typed Parquet tables per sample, converted from the raw zips: checked on the staged file, then published.
 
-Check, then publish: each table is written to a private staging file, its blocking checks run on that file, and
-only if they all pass does it replace the published table. A failing check is recorded (per partition, so the UI
-and the automation see it) and the run fails naming the file; the old table stays as it was, and downstream
-assets stay held back (``all_deps_blocking_checks_passed``) until a good file arrives.
+Check, then publish: each table is streamed into a private staging file by its IO manager (``tables_io``), its
+blocking checks run on that file, and only if they all pass is the staged file returned to the IO manager, which
+publishes it atomically. A failing check is recorded (per partition, so the UI and the automation see it) and the
+run fails naming the file; the old table stays as it was, and downstream assets stay held back
+(``all_deps_blocking_checks_passed``) until a good file arrives.
 
 The checks can also run on their own (select only the checks): they then re-check the published table.
 """
@@ -17,14 +18,15 @@ import dagster as dg
 
 from cms_assets.defs.automation import on_sample_change
 from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
-from cms_assets.defs.metadata import column_schema, parquet_preview
+from cms_assets.defs.io_managers import ParquetIOManager
+from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource
-from cms_assets.lib import layout
+from cms_assets.lib.arrow_io import DiskFullError
 from cms_assets.lib.ingest.checks import WARN_CHECKS, CheckOutcome, checks_for
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.codebook import describe
-from cms_assets.lib.synpuf.names import files_for_sample, sample_of_partition
+from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec
 from cms_assets.lib.versions import sha256_of
 
@@ -62,68 +64,71 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 automation_condition=on_sample_change(),
                 metadata={"dagster/column_schema": column_schema(spec.schema, describe)},
                 skippable=True,
-            )
+            ).with_io_manager_key("tables_io")
         ],
         check_specs=check_specs,
         can_subset=True,
     )
-    def _table(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[object]:
+    def _table(
+        context: dg.AssetExecutionContext, storage: StorageResource, tables_io: dg.ResourceParam[ParquetIOManager]
+    ) -> Iterator[object]:
         store = storage.get()
         sample = sample_of_partition(context.partition_key)
         pk = context.partition_key
         if checks_only(context, spec.name):
             yield from check_results(spec.name, pk, _run_checks(store, spec, sample, None), WARN_CHECKS)
             return
-        yield from _convert_check_publish(context, store, spec, sample)
+        yield from _convert_check_publish(context, store, tables_io, spec, sample)
 
     return _table
 
 
 def _convert_check_publish(
-    context: dg.AssetExecutionContext, store: Storage, spec: TableSpec, sample: int
+    context: dg.AssetExecutionContext, store: Storage, tables_io: ParquetIOManager, spec: TableSpec, sample: int
 ) -> Iterator[object]:
-    """Convert into a staging file, check it, and publish it only when every blocking check passed."""
-    from cms_assets.lib.ingest.convert import convert_table
+    """Convert into a staged file, check it, and hand it to the IO manager (which publishes it) only when every
+    blocking check passed."""
+    from cms_assets.lib.ingest.convert import ConvertResult, convert_batches, open_raw_zips, raw_zip_uris
 
-    specs = [f for f in files_for_sample(sample) if f.kind is spec.kind]
     started = time.monotonic()
-    key = layout.table_file(spec.name, sample)
     pk = context.partition_key
+    result = ConvertResult(spec.name, sample, 0)
     with ExitStack() as stack:
-        sources = [(f, stack.enter_context(store.open_read(layout.raw_zip(sample, f.zip_name)))) for f in specs]
-        staged = stack.enter_context(store.writer(key))  # published when this block exits without error
-        result = convert_table(spec, sources, sample, staged)
-        outcomes = _run_checks(store, spec, sample, staged)
+        sources = stack.enter_context(open_raw_zips(store, spec.kind, sample))
+        try:
+            staged = stack.enter_context(
+                tables_io.stage(spec.name, pk, convert_batches(spec, sources, sample, result), spec.schema)
+            )
+        except DiskFullError as e:
+            raise dg.Failure(f"{spec.name} {pk}: {e.strerror}; nothing published") from e
+        outcomes = _run_checks(store, spec, sample, staged.path)
         failed = [n for n, o in outcomes.items() if not o.passed and n not in WARN_CHECKS]  # WARN: shown, kept
         if failed:
             yield from check_results(spec.name, pk, outcomes, WARN_CHECKS)
             details = "; ".join(outcomes[n].description for n in failed)
             raise dg.Failure(
                 f"{spec.name} {pk}: blocking checks {', '.join(failed)} failed on the file converted from "
-                f"{', '.join(store.uri(layout.raw_zip(sample, f.zip_name)) for f in specs)} ({details}); "
-                f"nothing published, {store.uri(key)} is unchanged",
+                f"{', '.join(raw_zip_uris(store, spec.kind, sample))} ({details}); "
+                f"nothing published, {tables_io.uri(spec.name, pk)} is unchanged",
                 metadata={"failed_checks": ", ".join(failed), "rows": result.rows},
             )
-        digest = sha256_of(staged)
-        bytes_out = staged.stat().st_size
-        preview = parquet_preview(staged)
-    context.log.info(f"{spec.name} {pk}: {result.rows:,} rows checked and published -> {store.uri(key)}")
-    yield dg.MaterializeResult(
-        asset_key=spec.name,
-        data_version=dg.DataVersion(digest[:24]),
-        metadata={
-            "dagster/row_count": result.rows,
-            "rows_per_file": dg.MetadataValue.json(result.rows_per_file),
-            "bytes_in_csv": result.bytes_in,
-            "bytes_out_parquet": bytes_out,
-            "compression_ratio": round(result.bytes_in / max(bytes_out, 1), 2),
-            "seconds": round(time.monotonic() - started, 2),
-            "rows_per_second": round(result.rows / max(result.seconds, 1e-9)),
-            "sha256": digest,
-            "location": dg.MetadataValue.path(store.uri(key)),
-            "preview": preview,
-        },
-    )
+        digest = sha256_of(staged.path)
+        bytes_out = staged.path.stat().st_size
+        context.log.info(f"{spec.name} {pk}: {result.rows:,} rows checked, published by tables_io")
+        yield dg.Output(  # the IO manager publishes the staged file now, while it still exists
+            staged,
+            output_name=spec.name,
+            data_version=dg.DataVersion(digest[:24]),
+            metadata={
+                "rows_per_file": dg.MetadataValue.json(result.rows_per_file),
+                "bytes_in_csv": result.bytes_in,
+                "bytes_out_parquet": bytes_out,
+                "compression_ratio": round(result.bytes_in / max(bytes_out, 1), 2),
+                "seconds": round(time.monotonic() - started, 2),
+                "rows_per_second": round(result.rows / max(result.seconds, 1e-9)),
+                "sha256": digest,
+            },
+        )
     yield from check_results(spec.name, pk, outcomes, WARN_CHECKS)
 
 

@@ -8,14 +8,16 @@ import dagster as dg
 
 from cms_assets.defs.automation import after_wave, on_sample_change
 from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
+from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager
 from cms_assets.defs.ml.features import FEATURE_CHECKS
 from cms_assets.defs.ml.model import PREDICTION_CHECKS
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.guard import refuse_unsafe_source
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
-from cms_assets.lib import layout
 from cms_assets.lib.ingest.checks import WARN_CHECKS, checks_for
+from cms_assets.lib.ml.artifacts import metrics_key
+from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 from cms_assets.lib.warehouse.checks import parquet_rows_of, rows_match_parquet
 
@@ -26,17 +28,6 @@ _SOURCE_CHECKS: dict[str, list[str]] = {
     "beneficiary_features": list(FEATURE_CHECKS),
     "cost_predictions": list(PREDICTION_CHECKS),
 }
-
-
-def source_keys(store, table: str, sample: int) -> list[str]:
-    """The Parquet objects holding one sample of a table in storage."""
-    if table in TABLE_NAMES:
-        return [layout.table_file(table, sample)]
-    prefix = layout.features_dir(sample) if table == "beneficiary_features" else layout.predictions_dir(sample)
-    keys = [o.key for o in store.list(prefix) if o.key.endswith(".parquet")]
-    if not keys:
-        raise dg.Failure(f"no Parquet files for {table} sample {sample} under {store.uri(prefix)}")
-    return keys
 
 
 class WarehouseLoadConfig(dg.Config):
@@ -74,11 +65,12 @@ def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: WarehouseLoadConfig,
         storage: StorageResource,
+        tables_io: dg.ResourceParam[ParquetIOManager],
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         store = storage.get()
-        sample = int(context.partition_key.removeprefix("sample_"))
-        keys = source_keys(store, table, sample)
+        sample = sample_of_partition(context.partition_key)
+        keys = tables_io.parquet_keys(source.path[-1], context.partition_key)  # what the source's IO manager published
         with closing(warehouse.get()) as wh:  # closed after the step: DuckDB allows one writing process
             if checks_only(context, key):
                 outcome = rows_match_parquet(wh, table, sample, store, keys)
@@ -119,17 +111,15 @@ warehouse_sample_assets = [build_warehouse_asset(t) for t in WAREHOUSE_SAMPLE_TA
     pool="warehouse",
     automation_condition=after_wave(),
 )
-def model_metrics_table(storage: StorageResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def model_metrics_table(
+    storage: StorageResource, spark_io: dg.ResourceParam[SparkIOManager], warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Every metric of the latest model version in the warehouse, replacing that version's rows."""
-    from cms_assets.defs.ml.model import latest_model
-
     store = storage.get()
-    version = latest_model(store)["version"]
+    version = spark_io.latest_model()["version"]
     with closing(warehouse.get()) as wh:
         wh.ensure_schema()
-        result = wh.replace_rows(
-            "model_metrics", {"MODEL_VERSION": version}, store, [f"{layout.model_dir(version)}/metrics.parquet"]
-        )
+        result = wh.replace_rows("model_metrics", {"MODEL_VERSION": version}, store, [metrics_key(version)])
     return dg.MaterializeResult(metadata={"dagster/row_count": result.rows, "model_version": version})
 
 
@@ -164,7 +154,7 @@ def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg
 
     store = storage.get()
     with closing(warehouse.get()) as wh:
-        result = build_report(wh, store, layout.REPORTS)
+        result = build_report(wh, store)  # reports keep their own writer (lib/warehouse/report.py)
     thumb = base64.b64encode(result.thumbnail_png).decode()
     return dg.MaterializeResult(
         metadata={

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -24,9 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from cms_assets.lib import layout
 from cms_assets.lib.arrow_io import DiskFullError, write_parquet
 from cms_assets.lib.ingest.zipfiles import CorruptZipError, open_member
-from cms_assets.lib.storage import atomic_path
+from cms_assets.lib.storage import Storage, atomic_path
 from cms_assets.lib.synpuf.columns import DATE
 from cms_assets.lib.synpuf.names import FileSpec, files_for_sample
 from cms_assets.lib.synpuf.tables import Kind, TableSpec
@@ -368,3 +369,19 @@ def convert_table(
         raise IngestError(f"{table.name} sample {sample}: {e.strerror} (for {out_path}); nothing published") from e
     result.bytes_out = out_path.stat().st_size
     return result
+
+
+@contextmanager
+def open_raw_zips(storage: Storage, kind: Kind, sample: int) -> Iterator[list[tuple[FileSpec, IO[bytes]]]]:
+    """The downloaded zips of one table kind and sample, open for :func:`convert_batches`."""
+    with ExitStack() as stack:
+        yield [
+            (f, stack.enter_context(storage.open_read(layout.raw_zip(sample, f.zip_name))))
+            for f in files_for_sample(sample)
+            if f.kind is kind
+        ]
+
+
+def raw_zip_uris(storage: Storage, kind: Kind, sample: int) -> list[str]:
+    """Where those zips are, for messages."""
+    return [storage.uri(layout.raw_zip(sample, f.zip_name)) for f in files_for_sample(sample) if f.kind is kind]

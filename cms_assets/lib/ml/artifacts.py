@@ -60,6 +60,14 @@ def write_latest(store: Storage, version: str, selected: str, samples: list[int]
     store.write_json(LATEST_MODEL_KEY, {"version": version, "selected": selected, "samples": samples})
 
 
+def read_latest(store: Storage) -> dict[str, Any]:
+    """The pointer ``write_latest`` wrote: which version to score with (FileNotFoundError naming it if absent)."""
+    if not store.exists(LATEST_MODEL_KEY):
+        where = store.uri(LATEST_MODEL_KEY)
+        raise FileNotFoundError(f"no cost model yet: materialize cost_model first ({where} missing)")
+    return store.read_json(LATEST_MODEL_KEY)
+
+
 def read_model_info(store: Storage, version: str) -> dict[str, Any]:
     """The JSON summary ``save_model`` wrote under ``<model>/info`` (one Spark text part file)."""
     prefix = f"{layout.model_dir(version)}/info"

@@ -368,6 +368,11 @@ def _content_range_total(resp: requests.Response, offset: int) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def raw_location(storage: Storage, sample: int) -> str:
+    """Where one sample's zips and manifest are published."""
+    return storage.uri(layout.raw_manifest(sample).rsplit("/", 1)[0])
+
+
 def read_manifest(storage: Storage, sample: int) -> dict[str, Any]:
     """The sample's manifest, or an empty one when there is none yet."""
     key = layout.raw_manifest(sample)

@@ -59,7 +59,8 @@ CLAIM_COLUMNS = [
 
 
 def read_tables(spark: SparkSession, tables_root: str, sample: int) -> dict[str, DataFrame]:
-    """The five tables of one sample, keyed by table name.
+    """The five tables of one sample, keyed by table name (the EMR entry's reader; in Dagster the Spark IO
+    manager reads them).
 
     Each sample directory (``<root>/<table>/sample=NN``) is read directly, so Spark discovers no partition column
     and the ``sample`` column stored in the file is the only one.
@@ -71,12 +72,18 @@ def read_tables(spark: SparkSession, tables_root: str, sample: int) -> dict[str,
         local = path.removeprefix("file://")
         if "://" not in local and not os.path.isdir(local):
             raise FileNotFoundError(f"table {spec.name} of sample {sample} not found: {path} is not a directory")
-        df = spark.read.parquet(path)
+        out[spec.name] = spark.read.parquet(path)
+    return require_columns(out)
+
+
+def require_columns(tables: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    """``tables`` unchanged, after checking each holds its table's columns (a clear error naming the table)."""
+    for spec in TABLES.values():
+        df = tables[spec.name]
         missing = [n for n in spec.schema.names if n not in df.columns]
         if missing:
-            raise ValueError(f"{path}: table {spec.name} lacks columns {missing}")
-        out[spec.name] = df
-    return out
+            raise ValueError(f"table {spec.name}: lacks columns {missing}")
+    return tables
 
 
 def _codes(columns: list[str]) -> Column:
