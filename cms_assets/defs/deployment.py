@@ -1,4 +1,4 @@
-"""What the catalog says about where each asset lives, per deployment: kinds and warehouse relation names.
+"""What the catalog says about each asset, per deployment: kinds, warehouse relation names, owner and tags.
 
 The asset definitions are shared by the three deployments; only here do they learn which warehouse (DuckDB,
 PostgreSQL or Redshift), which storage (a directory or S3) and which Spark (local, Spark Connect, EMR) this
@@ -16,6 +16,15 @@ from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 _WAREHOUSE_KINDS = {"duckdb": "duckdb", "postgresql": "postgres", "redshift": "redshift"}
 _MINOR_KINDS = ("python", "pyarrow", "sparkml", "parquet")
 _SPARK_ASSETS = {"beneficiary_features", "cost_model", "cost_predictions"}
+
+
+#: Who answers for an asset in the catalog (Dagster owners are team names or e-mail addresses).
+OWNER = "team:cms_assets"
+
+
+def _grain(spec: dg.AssetSpec) -> str:
+    """What one materialization covers: a sample (per-partition assets) or every sample at once."""
+    return "sample" if spec.partitions_def is not None else "all_samples"
 
 
 def warehouse_kind(warehouse: WarehouseResource, env: Mapping[str, str], deployment: str) -> str:
@@ -67,6 +76,10 @@ def for_deployment(
         elif path[-1] in _SPARK_ASSETS:
             kinds = (kinds - {"spark", "emr"}) | spark_kinds
         kinds = (kinds | {"s3"}) if on_s3 and path[0] != "warehouse" else (kinds - {"s3"})
-        return spec.replace_attributes(kinds=_at_most_three(kinds), metadata=metadata)
+        tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}  # kinds are set below
+        tags |= {"cms/layer": spec.group_name or "default", "cms/grain": _grain(spec)}
+        return spec.replace_attributes(
+            kinds=_at_most_three(kinds), metadata=metadata, owners=spec.owners or [OWNER], tags=tags
+        )
 
     return list(dg.map_asset_specs(adapt, list(assets)))

@@ -75,3 +75,12 @@ def test_every_table_column_is_described() -> None:
     assert carrier["CLM_THRU_DT"] == "Claim end date"
     with pytest.raises(KeyError, match="NOT_A_CMS_COLUMN"):
         describe("NOT_A_CMS_COLUMN")
+
+
+def test_every_asset_has_an_owner_and_its_layer_and_grain() -> None:
+    specs = build_definitions("local", {}).resolve_all_asset_specs()
+    assert {tuple(s.owners) for s in specs} == {("team:cms_assets",)}
+    layers = {s.key.to_user_string(): (s.tags["cms/layer"], s.tags["cms/grain"]) for s in specs}
+    assert layers["carrier_claims"] == ("tables", "sample") and layers["cost_model"] == ("ml", "all_samples")
+    assert layers["insight_report"] == ("warehouse", "all_samples")
+    assert {layer for layer, _ in layers.values()} == {"ingest", "tables", "ml", "warehouse"}
