@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
-import queue
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,69 +214,29 @@ class DuckDBBackend(Backend):
 
 
 class _CsvStream(io.RawIOBase):
-    """A file object producing CSV from record batches, so COPY streams with a few batches in memory.
+    """A file object producing CSV from record batches on demand, so COPY streams with one batch in memory."""
 
-    A helper thread reads and encodes the next batches (pyarrow releases the GIL while decoding Parquet and
-    writing CSV) while the current one is sent: on two cores the encoding overlaps PostgreSQL parsing the rows,
-    instead of the two taking turns. At most ``ahead`` encoded batches wait; an error in the thread is raised
-    here, in the reader, and a reader that stops early (a failed COPY) stops the thread."""
-
-    _END = object()
-
-    def __init__(self, batches: Iterator[pa.RecordBatch], ahead: int = 2) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
         self._data = b""
         self._pos = 0
-        self._done = False
-        self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True, name="csv-encode")
-        self._thread.start()
-
-    def _produce(self, batches: Iterator[pa.RecordBatch]) -> None:
-        options = pacsv.WriteOptions(include_header=False)
-        try:
-            for batch in batches:
-                out = io.BytesIO()
-                pacsv.write_csv(batch, out, options)  # nulls unquoted-empty, empty strings "" (PG CSV rules)
-                if not self._put(out.getvalue()):
-                    return
-            self._put(self._END)
-        except BaseException as e:  # handed to the reader, which raises it in the loading thread
-            self._put(e)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        self._options = pacsv.WriteOptions(include_header=False)
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         while self._pos >= len(self._data):
-            if self._done:
+            batch = next(self._batches, None)
+            if batch is None:
                 return b""
-            item = self._queue.get()
-            if item is self._END:
-                self._done = True
-                return b""
-            if isinstance(item, BaseException):
-                self._done = True
-                raise item
-            self._data, self._pos = item, 0
+            out = io.BytesIO()
+            pacsv.write_csv(batch, out, self._options)  # nulls unquoted-empty, empty strings "" (PG CSV rules)
+            self._data, self._pos = out.getvalue(), 0
         end = len(self._data) if size is None or size < 0 else self._pos + size
         chunk = self._data[self._pos : end]
         self._pos += len(chunk)
         return chunk
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        super().close()
 
 
 class _PgTx(Tx):
@@ -350,8 +308,8 @@ class PostgresBackend(Backend):
         assert isinstance(tx, _PgTx)
         cols = ", ".join(self.quote(c) for c in columns.target)
         sql = f"COPY {self.qualified(table)} ({cols}) FROM STDIN WITH (FORMAT csv)"
-        with closing(_CsvStream(source.batches(columns.source, batch_rows(len(columns.source))))) as stream:
-            tx.cursor.copy_expert(sql, stream, size=1 << 20)
+        stream = _CsvStream(source.batches(columns.source, batch_rows(len(columns.source))))
+        tx.cursor.copy_expert(sql, stream, size=1 << 20)
         return int(tx.cursor.rowcount), "postgresql copy from stdin"
 
 
