@@ -77,12 +77,14 @@ class _PartitionedStorageIO(dg.ConfigurableIOManager):
 
     def parquet_keys(self, asset: str, partition_key: str) -> list[str]:
         """The published Parquet objects of one partition (a Failure naming the location when there are none)."""
-        store = self.storage.get()
-        prefix = partition_location(asset, partition_key)
-        keys = [o.key for o in store.list(prefix) if o.key.endswith(".parquet")]
+        keys = self._published(asset, partition_key)
         if not keys:
-            raise dg.Failure(f"no Parquet files for {asset} {partition_key} under {store.uri(prefix)}")
+            raise dg.Failure(f"no Parquet files for {asset} {partition_key} under {self.uri(asset, partition_key)}")
         return keys
+
+    def _published(self, asset: str, partition_key: str) -> list[str]:
+        prefix = partition_location(asset, partition_key)
+        return [o.key for o in self.storage.get().list(prefix) if o.key.endswith(".parquet")]
 
     def uri(self, asset: str, partition_key: str) -> str:
         return self.storage.get().uri(partition_location(asset, partition_key))
@@ -100,21 +102,22 @@ class _PartitionedStorageIO(dg.ConfigurableIOManager):
         location = dg.MetadataValue.path(self.uri(asset, partition_key))
         return {"dagster/row_count": rows, "files": len(keys), "location": location, "preview": head}
 
-    def input_partitions(self, context: dg.InputContext) -> list[str]:
-        """The upstream partitions an input covers: its own, or for an unpartitioned consumer every partition
-        that has been published (a registered sample whose files are not there yet is left out, and logged)."""
+    def input_parquet(self, context: dg.InputContext) -> dict[str, list[str]]:
+        """The Parquet objects of the upstream partitions an input covers, by partition (each listed once): its
+        own partition, which must exist, or for an unpartitioned consumer every partition that has been published
+        (a registered sample whose files are not there yet is left out, and logged)."""
         asset = context.asset_key.path[-1]
         if not context.has_asset_partitions:
             raise dg.Failure(f"{asset} is partitioned by sample; its IO manager reads it one partition at a time")
         keys = list(context.asset_partition_keys)
-        if context.has_partition_key:  # a partitioned consumer: its own partition, which must exist
-            return keys
-        store = self.storage.get()
-        present = [k for k in keys if any(o.key.endswith(".parquet") for o in store.list(partition_location(asset, k)))]
+        if context.has_partition_key:  # a partitioned consumer: its own partition
+            return {k: self.parquet_keys(asset, k) for k in keys}
+        listed = {k: self._published(asset, k) for k in keys}
+        present = {k: files for k, files in listed.items() if files}
         if len(present) < len(keys):
             context.log.info(f"{asset}: {len(keys) - len(present)} registered partitions not published yet, skipped")
         if not present:
-            where = store.uri(partition_location(asset, keys[0]))
+            where = self.uri(asset, keys[0])
             raise dg.Failure(f"no partition of {asset} is published (looked for {len(keys)}, e.g. {where})")
         return present
 
@@ -124,7 +127,7 @@ class ParquetIOManager(_PartitionedStorageIO):
 
     @contextmanager
     def stage(self, asset: str, partition_key: str, data: ArrowData, schema: Any = None) -> Iterator[StagedParquet]:
-        """Write ``data`` (batches, streamed: memory is one batch) to a private staging file; it is discarded when
+        """Write ``data`` (batches, streamed: memory is a few batches) to a private staging file; it is discarded when
         the block ends unless the asset returned it (and ``handle_output`` published it) inside the block."""
         with self.storage.get().staging_dir() as tmp:
             path = tmp / "part-0.parquet"
@@ -145,13 +148,14 @@ class ParquetIOManager(_PartitionedStorageIO):
         context.add_output_metadata(self.describe(asset, partition_key))
 
     def _publish(self, staged: StagedParquet) -> None:
-        key = f"{partition_location(staged.asset, staged.partition_key)}/part-0.parquet"
+        if staged.asset not in TABLE_NAMES:
+            raise KeyError(f"tables_io stores the CMS tables, not {staged.asset!r}")
+        key = layout.table_file(staged.asset, sample_of_partition(staged.partition_key))
         self.storage.get().put_file(staged.path, key)
 
     def load_input(self, context: dg.InputContext) -> pads.Dataset:
-        asset = context.asset_key.path[-1]
         fs, root = self.storage.get().arrow_fs()
-        files = [f"{root}/{k}" for pk in self.input_partitions(context) for k in self.parquet_keys(asset, pk)]
+        files = [f"{root}/{k}" for keys in self.input_parquet(context).values() for k in keys]
         return pads.dataset(files, filesystem=fs, format="parquet")
 
 
@@ -181,9 +185,7 @@ class SparkIOManager(_PartitionedStorageIO):
     def load_input(self, context: dg.InputContext) -> Any:
         """A DataFrame of the input's partitions; with EMR, where they are (the job reads them on the cluster)."""
         asset = context.asset_key.path[-1]
-        partitions = self.input_partitions(context)
-        for pk in partitions:
-            self.parquet_keys(asset, pk)  # a Failure naming the location when a partition is missing
+        partitions = list(self.input_parquet(context))  # a Failure naming the location when one is missing
         prefixes = [partition_location(asset, pk) for pk in partitions]
         if self.spark.mode == "emr-serverless":
             return SparkSource(partitions, [self.storage.get().uri(p) for p in prefixes])
@@ -200,8 +202,11 @@ class SparkIOManager(_PartitionedStorageIO):
 
     def write(self, df: Any, prefix: str) -> None:
         """Write ``df`` and publish it at ``prefix`` (old files replaced only once the new set is complete)."""
-        with self.spark.output_dir(self.storage.get(), self.storage.scratch("spark"), prefix) as out:
+        with self._output(prefix) as out:
             df.write.mode("overwrite").parquet(out)
+
+    def _output(self, prefix: str) -> Any:
+        return self.spark.output_dir(self.storage.get(), self.storage.scratch("spark"), prefix)
 
     def model_location(self, version: str) -> str:
         return self.storage.get().uri(layout.model_dir(version))
@@ -209,8 +214,8 @@ class SparkIOManager(_PartitionedStorageIO):
     @contextmanager
     def model_output(self, version: str) -> Iterator[str]:
         """A directory for Spark ML to save a model version into, published when the block succeeds."""
-        with self.spark.output_dir(self.storage.get(), self.storage.scratch("spark"), layout.model_dir(version)) as o:
-            yield o
+        with self._output(layout.model_dir(version)) as out:
+            yield out
 
     def load_model(self, version: str) -> Any:
         from cms_assets.lib.spark.model import load_model

@@ -1,4 +1,4 @@
-"""Streaming Parquet writes: record batches in, one zstd Parquet file out, memory bounded by one batch.
+"""Streaming Parquet writes: record batches in, one zstd Parquet file out, memory bounded by a few batches.
 
 The one writer of Parquet files from Arrow data; where the file goes and how it is published atomically is the
 caller's (a storage staging path, see :meth:`cms_assets.lib.storage.Storage.writer`).
@@ -40,15 +40,11 @@ def write_parquet(data: ArrowData, path: Path, schema: pa.Schema | None = None) 
                 raise ValueError(f"no batches and no schema to write {path}")
             writer = pq.ParquetWriter(path, schema, compression="zstd")
         writer.close()
-    except OSError as e:
+    except BaseException as e:
         if writer is not None:
             _close_quietly(writer)
-        if e.errno == errno.ENOSPC or "No space left on device" in str(e):
+        if isinstance(e, OSError) and (e.errno == errno.ENOSPC or "No space left on device" in str(e)):
             raise DiskFullError(errno.ENOSPC, f"no space left on device writing {path}") from e
-        raise
-    except BaseException:
-        if writer is not None:
-            _close_quietly(writer)
         raise
     return rows
 

@@ -82,7 +82,9 @@ def require_columns(tables: dict[str, DataFrame]) -> dict[str, DataFrame]:
         df = tables[spec.name]
         missing = [n for n in spec.schema.names if n not in df.columns]
         if missing:
-            raise ValueError(f"table {spec.name}: lacks columns {missing}")
+            files = df.inputFiles()
+            where = f" ({files[0]}{' ...' if len(files) > 1 else ''})" if files else ""
+            raise ValueError(f"table {spec.name}{where}: lacks columns {missing}")
     return tables
 
 
