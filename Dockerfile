@@ -23,6 +23,8 @@ COPY pyproject.toml README.md ./
 COPY cms_assets ./cms_assets
 RUN /opt/venv/bin/pip install --quiet --upgrade pip \
     && /opt/venv/bin/pip install --quiet -e '.[test]'
+# The dbt manifest of the analyst layer, so no process of the image needs to parse the project at start-up.
+RUN /opt/venv/bin/python -c "from cms_assets.lib.transform import ensure_manifest; ensure_manifest()"
 
 # ---- runtime: Python + a headless JRE for local-mode Spark; no compilers, no source tree ----
 FROM python:3.11-slim-bookworm AS runtime
@@ -52,8 +54,9 @@ COPY --from=builder /src /src
 COPY deploy/dagster.prod.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.prod.yaml /opt/dagster/app/workspace.prod.yaml
 
+# dbt writes each invocation's artifacts under the project's target/ folder.
 RUN mkdir -p /opt/dagster/app /tmp/cms_assets \
-    && chown -R dagster:dagster /opt/dagster /tmp/cms_assets
+    && chown -R dagster:dagster /opt/dagster /tmp/cms_assets /src/cms_assets/transform
 
 USER 10001:10001
 WORKDIR /opt/dagster/app

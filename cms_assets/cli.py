@@ -77,6 +77,18 @@ def _cmd_emr_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dbt(args: argparse.Namespace) -> int:
+    """dbt on the analyst layer's project, pointed at CMS_WAREHOUSE_URL (the password stays in the environment)."""
+    import os
+    import subprocess
+
+    from cms_assets.lib.transform import PROJECT_DIR, dbt_command, dbt_env
+
+    url = os.environ.get("CMS_WAREHOUSE_URL", f"duckdb:///{os.path.join(args.data, 'warehouse.duckdb')}")
+    env = {**os.environ, **dbt_env(url, os.environ.get("CMS_WAREHOUSE_SCHEMA", "cms"))}
+    return subprocess.run(dbt_command(args.dbt_args or ["build"]), env=env, cwd=PROJECT_DIR).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cms-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: the demo's site when <data>/cms_site exists, else cms.gov",
     )  # fmt: skip
     dev.set_defaults(func=_cmd_dev)
+
+    dbt = sub.add_parser("dbt", help="dbt on the analyst layer (cms_assets/transform), on CMS_WAREHOUSE_URL")
+    dbt.add_argument("--data", default="data", help="data directory of the default DuckDB warehouse")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments (default: build)")
+    dbt.set_defaults(func=_cmd_dbt)
 
     emr = sub.add_parser("emr", help="EMR Serverless helpers").add_subparsers(dest="emr_command", required=True)
     pkg = emr.add_parser("package", help="build and upload the EMR entry script and package zip")

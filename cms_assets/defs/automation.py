@@ -7,9 +7,9 @@ Two conditions, both built from Dagster's own operands:
   re-materialized: unchanged files trigger nothing), or when an upstream is requested in the same tick (so a
   sample's five tables run in one run); never while an upstream is missing, running, or has a failed blocking
   check.
-- :func:`after_wave` for what sits behind the all-samples model (the model, the predictions, their loads, views,
-  report): the same triggers, but held until nothing upstream - transitively, through every sample - is running,
-  was updated since the last tick or is about to be requested. Twenty samples arriving together therefore train
+- :func:`after_wave` for what sits behind the all-samples model (the model, the predictions, their loads, the dbt
+  models, the report): the same triggers, but held until nothing upstream - transitively, through every sample - is
+  running, was updated since the last tick or is about to be requested. Twenty samples arriving together therefore train
   the model once, after the last sample's features, and re-score each sample once, with that model.
 """
 
@@ -20,8 +20,9 @@ import dagster as dg
 AC = dg.AutomationCondition
 
 #: Longest upstream chain in the graph (raw -> beneficiaries -> claims -> features -> model -> predictions ->
-#: warehouse load -> views -> report), so "anything upstream" reaches the site files from the report.
-GRAPH_DEPTH = 8
+#: warehouse load -> dbt staging -> intermediate -> marts -> report, with room for a model stacked on a mart), so
+#: "anything upstream" reaches the site files from the report.
+GRAPH_DEPTH = 13
 
 
 def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg.AutomationCondition:
@@ -71,6 +72,12 @@ def after_wave(triggered_by: list[dg.AssetKey] | None = None, new_partitions: bo
     trigger = (missing | _changed(same_run=False, only=triggered_by)).since_last_handled()
     settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated())
     return (trigger & settled & _gates()).with_label("after_wave")
+
+
+def with_requested_upstream() -> dg.AutomationCondition:
+    """For the dbt models below the staging layer: requested whenever a model upstream is, so the models a wave
+    changes run in one ``dbt build`` (one run of the dbt multi-asset) rather than one layer per tick."""
+    return AC.any_deps_match(AC.will_be_requested()).with_label("with_requested_upstream")
 
 
 def with_its_asset() -> dg.AutomationCondition:

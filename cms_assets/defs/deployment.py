@@ -12,6 +12,7 @@ import dagster as dg
 
 from cms_assets.defs.resources import SparkResource, StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
+from cms_assets.lib.transform import LAYERS, layer_schema
 
 _WAREHOUSE_KINDS = {"duckdb": "duckdb", "postgresql": "postgres", "redshift": "redshift"}
 _MINOR_KINDS = ("python", "pyarrow", "sparkml", "parquet")
@@ -67,7 +68,13 @@ def for_deployment(
         path = spec.key.path
         kinds = set(spec.kinds)
         metadata = dict(spec.metadata)
-        if path[0] == "warehouse":
+        if path[0] in LAYERS:  # dbt models: built in the layer's schema of this warehouse
+            kinds = {"dbt", dialect}
+            metadata["dagster/table_name"] = f"{layer_schema(schema, path[0])}.{path[-1]}"
+        elif path[0] == "terminology":
+            kinds = {"python", dialect}
+            metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
+        elif path[0] == "warehouse":
             kinds = {"sql", dialect}
             if path[-1] in (*WAREHOUSE_SAMPLE_TABLES, "model_metrics"):
                 metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
@@ -75,7 +82,8 @@ def for_deployment(
                 metadata["dagster/column_schema"] = columns[path[-1]]
         elif path[-1] in _SPARK_ASSETS:
             kinds = (kinds - {"spark", "emr"}) | spark_kinds
-        kinds = (kinds | {"s3"}) if on_s3 and path[0] != "warehouse" else (kinds - {"s3"})
+        in_warehouse = path[0] in ("warehouse", "terminology", *LAYERS)
+        kinds = (kinds | {"s3"}) if on_s3 and not in_warehouse else (kinds - {"s3"})
         tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}  # kinds are set below
         tags |= {"cms/layer": spec.group_name or "default", "cms/grain": _grain(spec)}
         return spec.replace_attributes(

@@ -16,12 +16,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
+from cms_assets.defs.transform.project import dbt_project
 from cms_assets.lib import layout
-from cms_assets.lib.publish import fetch_prefix, publish_directory
+from cms_assets.lib.publish import fetch_prefix, publish_directory, publishing
 from cms_assets.lib.spark.model import MAX_FIT_ROWS
 from cms_assets.lib.storage import LocalStorage, S3Storage, Storage
+from cms_assets.lib.transform import dbt_executable
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -246,7 +249,8 @@ class SparkResource(dg.ConfigurableResource):
     def output_dir(self, storage: Storage, scratch: Path, prefix: str) -> Iterator[str]:
         """A directory for Spark to write into, published at ``prefix`` when the block succeeds."""
         if self.remote and storage.local_path("") is None:
-            yield storage.uri(prefix).replace("s3://", "s3a://", 1)  # the cluster's own commit protocol
+            with publishing(storage, prefix) as version:  # the cluster writes a new version; the pointer follows
+                yield storage.uri(version).replace("s3://", "s3a://", 1)
             return
         out = scratch / f"out-{uuid.uuid4().hex[:8]}"
         try:
@@ -315,7 +319,12 @@ def warehouse_url(env: Mapping[str, str], default: str) -> str:
 def resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
     """Resources per deployment, with the IO managers on top of its storage and Spark. Non-secret settings come
     from ``env`` with defaults; secrets only via dg.EnvVar."""
-    return with_io_managers(_resources_for(deployment, env))
+    return {**with_io_managers(_resources_for(deployment, env)), "dbt": dbt_cli()}
+
+
+def dbt_cli() -> DbtCliResource:
+    """dagster-dbt's CLI resource on the analyst layer's project; its warehouse comes from ``warehouse`` at run time."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 def with_io_managers(resources: Mapping[str, Any]) -> dict[str, Any]:

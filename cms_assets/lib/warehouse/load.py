@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from cms_assets.lib import layout
+from cms_assets.lib.publish import published_keys
 from cms_assets.lib.storage import LocalStorage, Storage
 from cms_assets.lib.warehouse.backends import (
     Backend,
@@ -177,10 +178,10 @@ def partition_keys(storage: Storage, table: str, sample: int) -> list[str]:
         "beneficiary_features": layout.features_dir(sample),
         "cost_predictions": layout.predictions_dir(sample),
     }.get(table) or layout.table_file(table, sample).rsplit("/", 1)[0]
-    keys = [
-        o.key
-        for o in storage.list(folder + "/")
-        if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith(("_", "."))
+    keys = [  # what the folder's publish pointer names (lib/publish.py), never an unpublished version
+        k
+        for k in published_keys(storage, folder)
+        if k.endswith(".parquet") and not k.rsplit("/", 1)[-1].startswith(("_", "."))
     ]
     if not keys:
         raise FileNotFoundError(f"no Parquet files for {table} sample {sample} under {storage.uri(folder)}")
@@ -345,14 +346,23 @@ class Warehouse:
             return self._replace(wt, where, ArrowSource(source))
         return self._replace(wt, where, ParquetSource(source, keys or []))
 
-    def _replace(self, wt: WarehouseTable, where: dict[str, int | str], source: Source) -> LoadResult:
-        if not where:
+    def replace_table(self, table: str, rows: pa.Table) -> LoadResult:
+        """Replace every row of an unpartitioned table (a reference table) in one transaction."""
+        wt = warehouse_table(table)
+        if wt.partition_column is not None:
+            raise ValueError(f"{table} is partitioned by {wt.partition_column}; use load_partition")
+        return self._replace(wt, {}, ArrowSource(rows), whole_table=True)
+
+    def _replace(
+        self, wt: WarehouseTable, where: dict[str, int | str], source: Source, whole_table: bool = False
+    ) -> LoadResult:
+        if not where and not whole_table:
             raise ValueError("a replace needs at least one column = value condition")
         unknown = [c for c in where if c not in wt.arrow_schema.names]
         if unknown:
             raise ValueError(f"{wt.name} has no column(s) {', '.join(unknown)}")
         b = self.backend
-        partition = ", ".join(f"{c}={v}" for c, v in where.items())
+        partition = ", ".join(f"{c}={v}" for c, v in where.items()) or "all rows"
         context = f"load of {self.schema}.{wt.name} ({partition})"
         started = time.perf_counter()
         try:
@@ -364,6 +374,7 @@ class Warehouse:
             columns = check_columns(wt, db_columns, source, b.positional_load, context)
             db_name = {c.lower(): c for c in db_columns}
             cond = " AND ".join(f"{b.quote(db_name[c.lower()])} = {sql_literal(v)}" for c, v in where.items())
+            cond = cond or "1 = 1"  # a whole-table replace
             target = b.qualified(wt.name)
             expected = source.row_count()
             with b.transaction() as tx:

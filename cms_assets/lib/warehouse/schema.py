@@ -19,6 +19,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from cms_assets.lib.ml.schemas import FEATURE_SCHEMA, METRICS_SCHEMA, PREDICTION_SCHEMA
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.lib.terminology import REFERENCE_TABLES
 
 DEFAULT_SCHEMA = "cms"
 SAMPLE = "sample"
@@ -39,6 +40,7 @@ _STRING_LENGTHS: list[tuple[str, int]] = [
     (r"MODEL_VERSION|MODEL_NAME", 64),
     (r"SPLIT|METRIC", 32),
     (r"SCOPE", 16),
+    (r"ICD10_CODE", 8),
 ]
 _DEFAULT_STRING_LENGTH = 256
 
@@ -66,6 +68,8 @@ WAREHOUSE_TABLES: dict[str, WarehouseTable] = {
     "beneficiary_features": WarehouseTable("beneficiary_features", FEATURE_SCHEMA, SAMPLE, (SAMPLE, "YEAR")),
     "cost_predictions": WarehouseTable("cost_predictions", PREDICTION_SCHEMA, SAMPLE, (SAMPLE, "YEAR")),
     "model_metrics": WarehouseTable("model_metrics", METRICS_SCHEMA, None, ("MODEL_VERSION",)),
+    # Reference tables (cms_assets.lib.terminology), replaced whole when the package version changes.
+    **{r.name: WarehouseTable(r.name, r.schema, None, ("ICD9_CODE",)) for r in REFERENCE_TABLES.values()},
 }
 
 

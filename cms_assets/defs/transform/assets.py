@@ -1,0 +1,62 @@
+"""The analyst layer: every dbt model of ``cms_assets/transform`` is an asset, every dbt test an asset check.
+
+Keys are ``<layer>/<model>`` (``staging/stg_inpatient_claims``, ``marts/readmissions``) in a group per layer;
+sources map to the warehouse loads and reference tables through ``meta.dagster.asset_key`` in ``_sources.yml``.
+Tests of severity ``error`` are blocking checks, so a failed test holds back the report.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from cms_assets.defs.automation import after_wave, with_requested_upstream
+from cms_assets.defs.resources import WarehouseResource
+from cms_assets.defs.transform.project import dbt_project, prepare
+from cms_assets.lib.transform import dbt_env, environment
+
+
+def layer_of(props: Mapping[str, Any]) -> str:
+    """The model's layer: its first folder under ``models/`` (staging, intermediate, marts)."""
+    fqn = props.get("fqn", [])
+    return fqn[1] if len(fqn) > 2 else "models"
+
+
+class AnalyticsTranslator(DagsterDbtTranslator):
+    """Keys and groups by layer; automation once per wave (the roots wait for the loads to settle, the rest of the
+    project joins their run, so one ``dbt build`` covers what changed)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([layer_of(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return layer_of(dbt_resource_props)
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return after_wave() | with_requested_upstream()
+
+
+def build_analytics(project: DbtProject) -> dg.AssetsDefinition:
+    """The dbt multi-asset of ``project`` (the repo's own, or a copy in a test), its manifest prepared first."""
+
+    @dbt_assets(
+        manifest=prepare(project).manifest_path,
+        project=project,
+        dagster_dbt_translator=AnalyticsTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+        name="analytics",
+        pool="warehouse",
+    )
+    def analytics(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """Builds and tests the selected dbt models on this deployment's warehouse (``dbt build``)."""
+        with environment(dbt_env(warehouse.url, warehouse.schema_name)):
+            yield from dbt.cli(["build"], context=context).stream()
+
+    return analytics
+
+
+analytics = build_analytics(dbt_project)
