@@ -10,7 +10,10 @@ launches nothing: the sensor's cursor and the assets' data versions live in the 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +76,128 @@ def run_demo(
             platform.start_sensor()
             before = platform.instance.get_runs_count()
             _say("cms_new_files_sensor is on; the sensor downloads, Declarative Automation does the rest")
-            state = platform.wait_until_settled(timeout=timeout, quiet_seconds=20, say=_say)
+            state, verdict = settle(platform, timeout - (time.monotonic() - started), _say)
             launched = platform.instance.get_runs_count() - before
-            if state.failed:
-                for run_id in state.failed:
-                    _say(f"run {run_id} failed: {_failure(platform.instance, run_id)}")
+            for line in verdict.recovered:
+                _say(line)
+            if verdict.failed or not state.complete:
+                for line in verdict.failed:
+                    _say(line)
+                if not verdict.failed:
+                    _say(f"the graph settled incomplete: {state.line()}")
                 _say("see `make dev` -> Runs for the failed runs' logs")
                 return 1
             _say(f"done: {launched} run(s) launched by the sensor and the automation in this demo")
             _summary(data, demo_env(data, mirror.landing_url), time.monotonic() - started, home)
     return 0
+
+
+#: Tags run retries put on a retried run (dagster.yaml ``run_retries``) and on the run that failed.
+PARENT_RUN_ID_TAG = "dagster/parent_run_id"
+RETRY_NUMBER_TAG = "dagster/retry_number"
+WILL_RETRY_TAG = "dagster/will_retry"
+#: How long a failed run may wait for run retries to queue its retry before the demo counts it failed.
+RETRY_GRACE_SECONDS = 60.0
+
+
+@dataclass
+class Verdict:
+    """Failed runs sorted by what their retries did: recovered (a retry succeeded), pending (a retry is queued or
+    running, or about to be queued), failed (not retried, or every retry failed); each a line for the console."""
+
+    recovered: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def settle(platform: Any, timeout: float, say: Callable[[str], None]) -> tuple[Any, Verdict]:
+    """Wait until the graph settles, and keep waiting while a failed run has a retry queued or running (run
+    retries re-launch a run whose process died); then sort the failures by what their retries did."""
+    deadline = time.monotonic() + timeout
+    reported: set[str] = set()
+    while True:
+        state = platform.wait_until_settled(timeout=max(deadline - time.monotonic(), 1.0), quiet_seconds=20, say=say)
+        verdict = triage(platform.instance, state.failed)
+        for line in verdict.pending:
+            if line not in reported:
+                say(line)
+                reported.add(line)
+        if not verdict.pending and (verdict.failed or state.complete or not state.failed):
+            return state, verdict
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"not settled after {timeout:.0f}s: {state.line()}; " + "; ".join(verdict.pending))
+        time.sleep(3.0)
+
+
+def triage(instance: Any, failed_run_ids: list[str], now: float | None = None) -> Verdict:
+    """Follow each failed run through its retries (``dagster/parent_run_id``): recovered, pending or failed."""
+    import dagster as dg
+
+    verdict = Verdict()
+    failed = set(failed_run_ids)
+    now = time.time() if now is None else now
+    for run_id in failed_run_ids:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.tags.get(PARENT_RUN_ID_TAG) in failed:
+            continue  # a failed retry: told with the run it retried
+        said: list[str] = []
+        while True:
+            what = _what_broke(instance, run)
+            retries = instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1)
+            if not retries:
+                will = run.tags.get(WILL_RETRY_TAG)
+                ended = _ended_at(instance, run.run_id) or now
+                if will == "true" or (will is None and now - ended < RETRY_GRACE_SECONDS):
+                    verdict.pending.append(" ".join([*said, f"{what}; its retry is about to be queued"]))
+                else:
+                    verdict.failed.append(" ".join([*said, f"{what}; not retried"]))
+                break
+            retry = retries[0]
+            number = retry.tags.get(RETRY_NUMBER_TAG, "?")
+            if retry.status == dg.DagsterRunStatus.SUCCESS:
+                verdict.recovered.append(" ".join([*said, f"{what}; retry {retry.run_id} (#{number}) succeeded"]))
+                break
+            if retry.status != dg.DagsterRunStatus.FAILURE:
+                state = retry.status.value.lower()
+                verdict.pending.append(" ".join([*said, f"{what}; retry {retry.run_id} (#{number}) {state}"]))
+                break
+            said.append(f"{what}; retry {retry.run_id} (#{number}) failed too:")
+            run = retry
+    return verdict
+
+
+def _what_broke(instance: Any, run: Any) -> str:
+    """``run X's process died (...)`` when the run worker was killed or crashed (no step failed: run monitoring
+    marked it failed from outside), else ``run X failed: <step>: <error>``."""
+    died = _process_died(instance, run.run_id)
+    if died is not None:
+        return f"run {run.run_id}'s process died ({died})"
+    return f"run {run.run_id} failed: {_failure(instance, run.run_id)}"
+
+
+def _process_died(instance: Any, run_id: str) -> str | None:
+    """Why a run's process died, or None when a step (or the run itself) reported its own error."""
+    from dagster import DagsterEventType
+
+    if instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        return None
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
+        event = entry.dagster_event
+        data = event.event_specific_data if event else None
+        if data is not None and getattr(data, "error", None) is not None:
+            return None  # the run raised an error of its own
+        message = (event.message if event else "") or ""
+        gone = re.search(r"run worker process \d+ is gone", message)
+        if gone:
+            return f"killed: {gone[0]}; run monitoring marked the run failed"
+        return "killed"
+    return None
+
+
+def _ended_at(instance: Any, run_id: str) -> float | None:
+    record = instance.get_run_record_by_id(run_id)
+    end = getattr(record, "end_time", None) if record is not None else None
+    return float(end) if end else None
 
 
 def _failure(instance: Any, run_id: str) -> str:

@@ -50,19 +50,20 @@ def run_all(storage: Storage, sample: int) -> dict[tuple[str, str], checks.Check
 
 
 def test_checks_for_lists_the_right_checks() -> None:
-    assert [n for n, _ in checks.checks_for(BENE)] == ["rows_positive", "keys_unique", "dates_in_range", "flags_valid"]
+    common = ["rows_positive", "keys_unique", "dates_in_range", "dates_in_file_years"]
+    assert [n for n, _ in checks.checks_for(BENE)] == [*common, "flags_valid"]
     for table in (INP, PDE, TABLES[Kind.OUTPATIENT]):
         names = [n for n, _ in checks.checks_for(table.name)]
-        assert names == ["rows_positive", "keys_unique", "dates_in_range", "references_beneficiaries"]
+        assert names == [*common, "references_beneficiaries"]
     names = [n for n, _ in checks.checks_for(CAR)]
-    assert names == ["rows_positive", "keys_unique", "dates_in_range", "references_beneficiaries", "repeated_rows"]
+    assert names == [*common, "references_beneficiaries", "repeated_rows"]
     assert checks.WARN_CHECKS == {"repeated_rows"}  # reported, not blocking; every other check blocks
 
 
 def test_all_checks_pass_on_good_data(storage: Storage, tmp_path: Path) -> None:
     publish(storage, crafted(tmp_path), 4)
     outcomes = run_all(storage, 4)
-    assert len(outcomes) == 21
+    assert len(outcomes) == 26
     failed = {k: v for k, v in outcomes.items() if not v.passed}
     assert not failed
     assert outcomes[("carrier_claims", "rows_positive")].metadata["rows"] == 2

@@ -52,7 +52,7 @@ def scan_site(cms_site: CmsSiteResource) -> SiteScan:
             pk = partition_key(page.sample)
             try:
                 scan.files[pk] = {
-                    remote.spec.zip_name: _validators(site.head(remote.url)) for remote in site.files(page)
+                    remote.spec.zip_name: _validators(site.head_first(remote.urls)[1]) for remote in site.files(page)
                 }
             except Exception as e:  # one broken page must not stop the discovery of the others
                 scan.errors[pk] = f"{type(e).__name__}: {e}"

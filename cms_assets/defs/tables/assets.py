@@ -43,6 +43,14 @@ def _run_checks(store: Storage, spec: TableSpec, sample: int, staged: Path | Non
     return {name: check(store, spec, sample, staged) for name, check in checks_for(spec)}
 
 
+def _culprit_uris(uris: list[str], failed: list[CheckOutcome]) -> list[str]:
+    """The source zips the failed checks point at (a beneficiary file of the wrong year), else all of them."""
+    if not all(o.culprits for o in failed):
+        return uris
+    named = {c for o in failed for c in o.culprits}
+    return [u for u in uris if u.rsplit("/", 1)[-1] in named] or uris
+
+
 def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
     """One asset per table: same conversion path, its own checks; claims depend on the beneficiary table."""
     deps: list[dg.CoercibleToAssetDep] = ["raw_cms_zips"]
@@ -108,7 +116,8 @@ def _convert_check_publish(
             details = "; ".join(outcomes[n].description for n in failed)
             raise dg.Failure(
                 f"{spec.name} {pk}: blocking checks {', '.join(failed)} failed on the file converted from "
-                f"{', '.join(raw_zip_uris(store, spec.kind, sample))} ({details}); "
+                f"{', '.join(_culprit_uris(raw_zip_uris(store, spec.kind, sample), [outcomes[n] for n in failed]))} "
+                f"({details}); "
                 f"nothing published, {tables_io.uri(spec.name, pk)} is unchanged",
                 metadata={"failed_checks": ", ".join(failed), "rows": result.rows},
             )

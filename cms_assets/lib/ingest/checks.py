@@ -19,6 +19,7 @@ import pyarrow.dataset as ds
 from cms_assets.lib import layout
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
+from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec, table_for
 
 EXAMPLES = 5
@@ -26,6 +27,17 @@ EXAMPLES = 5
 DATE_RANGE = ("2007-01-01", "2011-12-31")
 #: Birth dates are decades earlier; they only have to be plausible.
 BIRTH_RANGE = ("1900-01-01", "2010-12-31")
+#: The years the DE-SynPUF covers: every claim's year (the year of the date below) falls in them.
+DATA_YEARS = ("2008-01-01", "2010-12-31")
+#: The date that gives a claim its year (CMS: "claim year is the year of CLM_THRU_DT"; a drug event's is its
+#: service date). A claim's other dates keep DATE_RANGE's year of slack: a stay that ends in January 2008 may
+#: have begun (CLM_FROM_DT, CLM_ADMSN_DT) in December 2007, and a second segment's dates are empty.
+YEAR_DATE = {
+    Kind.INPATIENT: "CLM_THRU_DT",
+    Kind.OUTPATIENT: "CLM_THRU_DT",
+    Kind.CARRIER: "CLM_THRU_DT",
+    Kind.PDE: "SRVC_DT",
+}
 BENEFICIARY = TABLES[Kind.BENEFICIARY]
 
 Meta = dict[str, int | float | str]
@@ -36,6 +48,8 @@ class CheckOutcome:
     passed: bool
     description: str
     metadata: Meta = field(default_factory=dict)
+    #: The source zips (names) a failure points at, when the check can tell; the asset's error names them.
+    culprits: tuple[str, ...] = ()
 
 
 #: ``check(storage, table, sample, staged=None)``: ``staged`` is a local Parquet file to check instead of the
@@ -170,6 +184,82 @@ def dates_in_range(storage: Storage, table: TableSpec | str, sample: int, staged
     return CheckOutcome(not examples, description, meta)
 
 
+def dates_in_file_years(
+    storage: Storage, table: TableSpec | str, sample: int, staged: Path | None = None
+) -> CheckOutcome:
+    """Rows belong to their file's years: a beneficiary row to the year its file is labelled (no death after or
+    before it, no birth after it), a claim to 2008-2010 by its year-giving date (:data:`YEAR_DATE`). Catches a file
+    of another year under this one's name, which every other check passes."""
+    spec = _spec(table)
+    if spec.kind is Kind.BENEFICIARY:
+        return _beneficiary_year(storage, spec, sample, staged)
+    column = YEAR_DATE[spec.kind]
+    low, high = DATA_YEARS
+    bad = f"{_quote(column)} NOT BETWEEN DATE '{low}' AND DATE '{high}'"
+    keys = ", ".join(_quote(c) for c in spec.key)
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
+        (count,) = con.execute(f"SELECT count(*) FROM t WHERE {bad}").fetchone()
+        sql = f"SELECT {keys}, {_quote(column)} FROM t WHERE {bad} ORDER BY {_quote(column)} LIMIT {EXAMPLES}"
+        examples = con.execute(sql).fetchall() if count else []
+    meta: Meta = {"column": column, "range": f"{low}..{high}", "rows_outside": count}
+    if examples:
+        meta["examples"] = _examples(examples)  # key, date
+        description = (
+            f"{spec.name} sample {sample}: {count} rows have {column} outside the DE-SynPUF's years {low}..{high} "
+            f"(e.g. {_examples(examples[:2])}): a file of another period, or damaged dates"
+        )
+    else:
+        description = f"{spec.name} sample {sample}: every {column} within the DE-SynPUF's years {low}..{high}"
+    return CheckOutcome(count == 0, description, meta)
+
+
+def _beneficiary_year(storage: Storage, spec: TableSpec, sample: int, staged: Path | None) -> CheckOutcome:
+    """Per labelled year: rows dying after it, dying before it, or born after it (a file of the wrong year)."""
+    year_start = "make_date(YEAR, 1, 1)"
+    year_end = "make_date(YEAR, 12, 31)"
+    rules = {
+        "death_after_year": f"BENE_DEATH_DT > {year_end}",
+        "death_before_year": f"BENE_DEATH_DT < {year_start}",
+        "birth_after_year": f"BENE_BIRTH_DT > {year_end}",
+    }
+    counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in rules.values())
+    any_bad = " OR ".join(f"({sql})" for sql in rules.values())
+    with _duckdb(t=_source(storage, spec, sample, staged)) as con:
+        per_year = con.execute(
+            f"SELECT YEAR, {counts} FROM t GROUP BY YEAR HAVING count(*) FILTER (WHERE {any_bad}) > 0 ORDER BY YEAR"
+        ).fetchall()
+        examples = {
+            year: con.execute(
+                f"SELECT DESYNPUF_ID, BENE_BIRTH_DT, BENE_DEATH_DT FROM t WHERE YEAR = {year} AND ({any_bad}) "
+                f"ORDER BY BENE_DEATH_DT DESC NULLS LAST, DESYNPUF_ID LIMIT {EXAMPLES}"
+            ).fetchall()
+            for year, *_ in per_year
+        }
+    meta: Meta = {}
+    problems: list[str] = []
+    culprits: list[str] = []
+    for year, *found in per_year:
+        zip_name = FileSpec(Kind.BENEFICIARY, sample, year=int(year)).zip_name
+        culprits.append(zip_name)
+        said = [f"{n} {rule.replace('_', ' ')}" for rule, n in zip(rules, found, strict=True) if n]
+        for rule, n in zip(rules, found, strict=True):
+            if n:
+                meta[f"{rule}.{year}"] = n
+        problems.append(
+            f"{zip_name} is labelled {year} but holds {', '.join(said)} (e.g. {_examples(examples[year][:2])}): "
+            "a file of another year under this one's name?"
+        )
+    if examples:
+        meta["examples"] = _examples([(y, *r) for y, rows in examples.items() for r in rows])  # YEAR, id, birth, death
+    if problems:
+        description = f"{spec.name} sample {sample}: " + "; ".join(problems)
+    else:
+        description = (
+            f"{spec.name} sample {sample}: every row dated within its file's year (deaths in it, births before)"
+        )
+    return CheckOutcome(not problems, description, meta, tuple(culprits))
+
+
 def _flag_rules() -> dict[str, str]:
     """Rule name -> SQL predicate that is TRUE for a bad row (null counts as bad: CMS always fills these)."""
 
@@ -244,6 +334,7 @@ def checks_for(table: TableSpec | str) -> list[tuple[str, Check]]:
         ("rows_positive", rows_positive),
         ("keys_unique", keys_unique),
         ("dates_in_range", dates_in_range),
+        ("dates_in_file_years", dates_in_file_years),
     ]
     if spec.kind is Kind.BENEFICIARY:
         return [*common, ("flags_valid", flags_valid)]

@@ -194,6 +194,25 @@ def _line_chunks(stream: IO[bytes], block_size: int, label: str) -> Iterator[byt
         carry = data[cut:]
 
 
+def refuse_nul(chunk: bytes, first_line: int, table: TableSpec, label: str) -> None:
+    """Refuse a NUL byte anywhere in a chunk of whole lines, naming line, column and value: Arrow and Parquet keep
+    it, but PostgreSQL rejects NUL in text, so it would fail the warehouse load later, far from its cause."""
+    pos = chunk.find(b"\x00")
+    if pos < 0:
+        return
+    start = chunk.rfind(b"\n", 0, pos) + 1
+    end = chunk.find(b"\n", pos)
+    line = chunk[start : len(chunk) if end < 0 else end].rstrip(b"\r")
+    index = chunk.count(b",", start, pos)
+    column = table.csv_columns[index] if index < len(table.csv_columns) else f"#{index + 1}"
+    value = line.split(b",")[index]
+    number = first_line + chunk.count(b"\n", 0, start)
+    raise IngestError(
+        f"{label}: line {number}, column {column!r}: value {value!r} holds a NUL "
+        "byte (\\x00), which no CMS field has and PostgreSQL refuses in text: the file is damaged; nothing published"
+    )
+
+
 def _typed_chunks(stream: IO[bytes], table: TableSpec, block_size: int, label: str) -> Iterator[pa.Table]:
     """Parse line-aligned chunks with ``read_csv``, which splits each chunk over all cores (the streaming
     reader parses one block at a time, about three times slower); memory stays bounded by the chunk size."""
@@ -204,12 +223,17 @@ def _typed_chunks(stream: IO[bytes], table: TableSpec, block_size: int, label: s
         column_types=_read_types(table), null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True
     )
     chunks = _line_chunks(stream, block_size, label)
+    first_line = 2  # of the next chunk (the header is line 1)
 
     def parse_next() -> pa.Table | None:
+        nonlocal first_line
         chunk = next(chunks, None)
         if chunk is None:
             return None
-        return pacsv.read_csv(pa.BufferReader(chunk), read_options=read_options, convert_options=convert_options)
+        refuse_nul(chunk, first_line, table, label)
+        parsed = pacsv.read_csv(pa.BufferReader(chunk), read_options=read_options, convert_options=convert_options)
+        first_line += parsed.num_rows  # one line a row (CMS files have no blank or multi-line records)
+        return parsed
 
     # Inflate and parse the next chunk (zlib and Arrow release the GIL) while the caller writes this one.
     with ThreadPoolExecutor(1, thread_name_prefix="cms-csv") as pool:

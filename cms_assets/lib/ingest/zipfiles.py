@@ -15,6 +15,7 @@ about 1:1032 even for a crafted stream), and the declared-size and ratio checks 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -225,9 +226,78 @@ def _open_zip(label: str, source: str | Path | IO[bytes]) -> tuple[zipfile.ZipFi
     try:
         return zipfile.ZipFile(fileobj), fileobj, owns
     except _ZIP_ERRORS as e:
-        if owns is not None:
-            owns.close()
-        raise CorruptZipError(f"{label}: not a readable zip: {e}") from e
+        try:
+            why = why_not_a_zip(fileobj, label, e)
+        finally:
+            if owns is not None:
+                owns.close()
+        raise CorruptZipError(why) from e
+
+
+_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<!--")
+_EOCD_SIZE = 22  # end of central directory record, without a comment
+_CENTRAL_SIZE = 46  # central directory entry, without name and extra fields
+SNIFF = 4096
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Whether bytes that should start a zip start an HTML (or XML) page instead: an error or login page."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith(_HTML_STARTS) or (text.startswith(b"<") and b"<html" in text[:SNIFF])
+
+
+def html_summary(head: bytes) -> str:
+    """``starts '<!DOCTYPE html>...', title 'Sign in'`` for a message."""
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:40].decode("utf-8", "replace").split("\n", 1)[0]
+    m = re.search(rb"<title[^>]*>(.*?)</title>", head, re.IGNORECASE | re.DOTALL)
+    title = " ".join(m[1].decode("utf-8", "replace").split())[:80] if m else ""
+    return f"starts {first!r}" + (f", title {title!r}" if title else "")
+
+
+def why_not_a_zip(fileobj: IO[bytes], label: str, error: BaseException) -> str:
+    """What a file that zipfile cannot open really is, for the message: empty, an HTML page (an error or login page
+    saved in the zip's place), a zip cut short (a truncated download: how much is missing), or other bytes."""
+    try:
+        size = fileobj.seek(0, io.SEEK_END)
+        fileobj.seek(0)
+        head = fileobj.read(SNIFF)
+    except (OSError, ValueError):
+        return f"{label}: not a readable zip: {error}"
+    if size == 0:
+        return f"{label}: not a readable zip: empty (0 bytes): the download produced nothing; download it again"
+    if looks_like_html(head):
+        return (
+            f"{label}: not a readable zip: it is an HTML page ({size:,} bytes, {html_summary(head)}), likely an error "
+            "or login page saved in the zip's place; download the file again from its link"
+        )
+    if head.startswith(_LOCAL_SIG):
+        return (
+            f"{label}: not a readable zip: cut short: {_missing(head, size)}; a truncated download: download it again"
+        )
+    return f"{label}: not a readable zip ({size:,} bytes, starts {head[:16]!r}): {error}"
+
+
+def _missing(head: bytes, size: int) -> str:
+    """How much of a zip whose end is missing must be missing, from its first local header."""
+    base = f"{size:,} bytes, and the zip's end (its central directory) is missing"
+    try:
+        fields = _LOCAL_HEADER.unpack(head[: _LOCAL_HEADER.size])
+    except struct.error:
+        return base
+    flags, compress_size, name_len, extra_len = fields[3], fields[8], fields[10], fields[11]
+    if flags & 0x8 or compress_size == 0xFFFFFFFF:  # sizes in a data descriptor or a zip64 extra field
+        return base
+    raw_name = head[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_len]
+    name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+    member_end = _LOCAL_HEADER.size + name_len + extra_len + compress_size
+    needed = member_end + _CENTRAL_SIZE + name_len + _EOCD_SIZE
+    if needed <= size:
+        return base
+    return (
+        f"{size:,} bytes of at least {needed:,}: its member {name!r} alone declares {compress_size:,} compressed "
+        f"bytes and the zip's end (its central directory) is missing, so at least {needed - size:,} bytes "
+        f"({(needed - size) / needed:.0%}) are missing"
+    )
 
 
 def open_member(

@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +32,8 @@ import requests
 import urllib3.exceptions
 
 from cms_assets.lib import layout
-from cms_assets.lib.site.scraper import RETRY_STATUSES, CmsSite, RedirectLoopError, RemoteFile, SiteError
+from cms_assets.lib.site.client import RETRY_STATUSES, HttpClient, RedirectLoopError, SiteError
+from cms_assets.lib.site.scraper import RemoteFile
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.versions import sha256_of
@@ -159,7 +160,7 @@ class _Partial:
 
 
 def download_file(
-    site: CmsSite,
+    site: HttpClient,
     remote: RemoteFile,
     storage: Storage,
     key: str,
@@ -172,11 +173,13 @@ def download_file(
     """Download one zip into storage at key, resuming a partial; skip it when ``previous`` (its manifest entry)
     has the same ETag and size and the object exists."""
     started = time.monotonic()
-    spec, url = remote.spec, remote.url
+    spec = remote.spec
     try:
-        info = site.head(url)
+        url, info = site.head_first(remote.urls)  # a page may link a file twice, the first link dead
     except SiteError as e:
         raise DownloadError(f"{spec.zip_name}: {e}") from e
+    if url != remote.url:
+        remote = replace(remote, url=url, alternates=())
     try:
         return _download(
             site, remote, storage, key, partial_dir, previous, max_attempts, backoff, limits, started, info
@@ -189,7 +192,7 @@ def download_file(
 
 
 def _download(
-    site: CmsSite,
+    site: HttpClient,
     remote: RemoteFile,
     storage: Storage,
     key: str,
@@ -261,7 +264,7 @@ def _past_deadline(
 
 
 def _fetch(
-    site: CmsSite,
+    site: HttpClient,
     spec: FileSpec,
     partial: _Partial,
     offset: int,
@@ -309,6 +312,9 @@ def _fetch(
             raise _Transient(f"GET {target.url} answered HTTP {status}")
         else:
             raise DownloadError(f"{spec.zip_name}: GET {target.url} answered HTTP {status} (nothing published)")
+        ctype = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype in ("text/html", "application/xhtml+xml"):
+            raise DownloadError(_html_reply(spec, target.url, resp))
         encoding = resp.headers.get("Content-Encoding", "identity").lower()
         if encoding != "identity":  # byte ranges and sizes would then refer to the encoded stream
             raise DownloadError(f"{spec.zip_name}: {target.url} sent Content-Encoding {encoding}; cannot resume")
@@ -322,6 +328,21 @@ def _fetch(
     if have != target.size:
         raise _Transient(f"got {have:,} of {target.size:,} bytes")
     return resumed
+
+
+def _html_reply(spec: FileSpec, url: str, resp: requests.Response) -> str:
+    """The message for a zip link that answers with an HTML page (an error or login page served with 200)."""
+    from cms_assets.lib.ingest.zipfiles import SNIFF, html_summary
+
+    try:
+        head = resp.raw.read(SNIFF, decode_content=True) or b""
+    except TRANSIENT:
+        head = b""
+    return (
+        f"{spec.zip_name}: {url} answered HTTP {resp.status_code} with an HTML page, not a zip "
+        f"(Content-Type {resp.headers.get('Content-Type')}, {html_summary(head)}): likely an error or login page; "
+        "nothing published"
+    )
 
 
 def _copy(
@@ -380,7 +401,7 @@ def read_manifest(storage: Storage, sample: int) -> dict[str, Any]:
 
 
 def download_sample(
-    site: CmsSite,
+    site: HttpClient,
     files: list[RemoteFile],
     storage: Storage,
     sample: int,

@@ -14,7 +14,9 @@ Sample 20's 2008 beneficiary and inpatient zips live under that other folder; Sa
 
 Downloads behave like a real static file server: GET/HEAD, single byte ranges (206/416), strong ETags, ``If-Range``,
 ``If-None-Match`` (304), ``Last-Modified``, streamed in chunks. A :class:`FaultPlan` injects real failures
-(503s, connections dropped mid-body, stalls) and every request is recorded in :attr:`CmsMirror.hits`.
+(503s, connections dropped mid-body, stalls, a login page instead of the zip) and every request is recorded in
+:attr:`CmsMirror.hits`. ``ignore_range=True`` makes the file server ignore ``Range`` (RFC 9110 allows it: 200 and the
+whole body); ``dead_first_links=True`` makes every sample page link each zip twice, the first link dead (404).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ SAMPLE20_QUIRK_FILES = frozenset({FileSpec(Kind.BENEFICIARY, 20, year=2008), Fil
 SAMPLE1_FIXED = FileSpec(Kind.BENEFICIARY, 1, year=2010)
 #: Sample 1's page links its own 2010 beneficiary file under this wrong name (Sample 20's) and folder.
 SAMPLE1_WRONG_NAME = FileSpec(Kind.BENEFICIARY, 20, year=2010)
+#: Where ``dead_first_links`` points the first of a zip's two links: nothing is served under it.
+DEAD_FOLDER = "/archived"
 CHUNK = 64 * 1024
 MAX_HITS = 100_000
 
@@ -60,6 +64,7 @@ class FaultPlan:
     ``redirect_loop``: answer every request of a matching path with a 302 to itself.
     ``trickle``: send matching files' bodies at this many bytes per second (a stalled transfer that never times
     out a read).
+    ``login_page``: answer matching files with 200 and an HTML sign-in page (``text/html``) instead of the zip.
     """
 
     match: str = ""
@@ -70,6 +75,7 @@ class FaultPlan:
     stall: float = 0.0
     redirect_loop: bool = False
     trickle: float = 0.0
+    login_page: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _unavailable_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
     _gets_seen: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
@@ -83,6 +89,9 @@ class FaultPlan:
         with self._lock:
             self._unavailable_seen[path] += 1
             return self._unavailable_seen[path] <= self.unavailable
+
+    def shows_login(self, path: str) -> bool:
+        return self.login_page and self._applies(path)
 
     def loops(self, path: str) -> bool:
         return self.redirect_loop and self._applies(path)
@@ -145,11 +154,14 @@ def etag_of(path: Path) -> tuple[str, str, int]:
 class _SiteMap:
     """Which pages exist, what each links and which path serves which zip, for one scan of the root."""
 
-    def __init__(self, files: dict[FileSpec, Path], layout: str, quirks: bool, garble: bool = False) -> None:
+    def __init__(
+        self, files: dict[FileSpec, Path], layout: str, quirks: bool, garble: bool = False, dead_first: bool = False
+    ) -> None:
         self.files = files
         self.layout = layout
         self.quirks = quirks
         self.garble = garble
+        self.dead_first = dead_first
         self.current = layout == "current"
         self.samples = sorted({s.sample for s in files})
         self.main_routes = {self.main_path(s): p for s, p in files.items() if s.on_main_host}
@@ -195,6 +207,12 @@ class _SiteMap:
             return path[len(SYNPUFS_PATH) + 1 :]  # relative to the sample page, like cms.gov's "Downloads/..."
         return path
 
+    def dead_href(self, spec: FileSpec, downloads_origin: str) -> str:
+        """A link to the same zip name under a folder that answers 404 (a stale link the page still carries)."""
+        if not spec.on_main_host:
+            return downloads_origin + DEAD_FOLDER + self.downloads_path(spec)
+        return DEAD_FOLDER + (self.wrong_path if self.quirks and spec == SAMPLE1_FIXED else self.main_path(spec))
+
     def text(self, text: str) -> str:
         """A link text as CMS writes it, or with its words reversed (to prove nobody relies on link texts)."""
         return " ".join(reversed(text.split())) if self.garble else text
@@ -237,6 +255,8 @@ class CmsMirror:
         faults: FaultPlan | None = None,
         verbose: bool = False,
         garble_links: bool = False,
+        ignore_range: bool = False,
+        dead_first_links: bool = False,
     ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -247,6 +267,8 @@ class CmsMirror:
         self.faults = faults
         self.verbose = verbose
         self.garble_links = garble_links
+        self.ignore_range = ignore_range
+        self.dead_first_links = dead_first_links
         self.hits: deque[Hit] = deque(maxlen=MAX_HITS)  # bounded: a demo mirror may run for days
         self._hits_lock = threading.Lock()
         self._ports = (port, downloads_port)
@@ -305,7 +327,7 @@ class CmsMirror:
         return self.main_url + self.sitemap().landing_path
 
     def sitemap(self) -> _SiteMap:
-        return _SiteMap(scan(self.root), self.layout, self.quirks, self.garble_links)
+        return _SiteMap(scan(self.root), self.layout, self.quirks, self.garble_links, self.dead_first_links)
 
     def url_of(self, spec: FileSpec) -> str:
         """Where the mirror serves a file (its true location, quirks included)."""
@@ -394,6 +416,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._simple(302, b"", Location=self.path)
             return
         site = mirror.sitemap()
+        if (
+            faults is not None
+            and faults.shows_login(path)
+            and (site.main_routes.get(path) or site.download_routes.get(path))
+        ):
+            self._simple(200, LOGIN_PAGE.encode(), "text/html; charset=utf-8")
+            return
         if self.server.role == "main":
             page = self._page(site, path)
             if page is not None:
@@ -431,7 +460,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         start, end, status = 0, size - 1, 200
         range_header = self.headers.get("Range")
-        if range_header and _if_range_holds(self.headers.get("If-Range"), etag, last_modified):
+        if (
+            range_header
+            and not self.server.mirror.ignore_range
+            and _if_range_holds(self.headers.get("If-Range"), etag, last_modified)
+        ):
             try:
                 parsed = parse_range(range_header, size)
             except _RangeNotSatisfiable:
@@ -494,6 +527,15 @@ def _if_range_holds(if_range: str | None, etag: str, last_modified: str) -> bool
     if value.startswith(("W/", '"')):
         return value == etag
     return value == last_modified
+
+
+#: What a site behind a sign-in wall answers for a file (``FaultPlan.login_page``).
+LOGIN_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in | CMS Enterprise Portal</title>'
+    "</head>\n"
+    '<body><form method="post" action="/login"><input name="user"><input name="password" type="password">'
+    "<button>Sign in</button></form></body></html>\n"
+)
 
 
 # -- pages ---------------------------------------------------------------------------------------------------
@@ -566,7 +608,12 @@ def sample_html(site: _SiteMap, sample: int, downloads_origin: str) -> str:
     order = {Kind.BENEFICIARY: 0, Kind.CARRIER: 1, Kind.INPATIENT: 2, Kind.OUTPATIENT: 3, Kind.PDE: 4}
     specs = sorted((s for s in site.files if s.sample == sample), key=lambda s: (order[s.kind], s))
     items = "".join(
-        f'<li>{_a(site.href(s, downloads_origin), site.text(s.link_text))} <span class="meta">[ZIP]</span></li>'
+        (
+            f"<li>{_a(site.dead_href(s, downloads_origin), site.text(s.link_text))} (old link)</li>"
+            if site.dead_first
+            else ""
+        )
+        + f'<li>{_a(site.href(s, downloads_origin), site.text(s.link_text))} <span class="meta">[ZIP]</span></li>'
         for s in specs
     )
     neighbours = " ".join(
