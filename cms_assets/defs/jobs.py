@@ -35,8 +35,9 @@ warehouse_job = dg.define_asset_job(
 )
 reporting_job = dg.define_asset_job(
     "reporting_job",
-    selection=dg.AssetSelection.assets(*WAREHOUSE_GLOBAL_KEYS),
-    description="Load model metrics, (re)create the BI views and render the insight report.",
+    selection=dg.AssetSelection.assets(*WAREHOUSE_GLOBAL_KEYS)
+    | dg.AssetSelection.groups("terminology", "staging", "intermediate", "marts"),
+    description="Load model metrics and the reference tables, build and test the dbt models, render the report.",
 )
 #: What the sensor and the weekly schedule run for a new or changed sample: the download; automation follows.
 sample_refresh_job = dg.define_asset_job(

@@ -148,6 +148,22 @@ class ReferenceTable:
     description: str
 
 
+#: What each column of the reference tables holds.
+COLUMN_DOCS = {
+    "ICD9_CODE": "ICD-9-CM diagnosis code without the dot (4019 for 401.9), as in the claims",
+    "SHORT_NAME": "CMS short description (abbreviated, at most 24 characters)",
+    "LONG_NAME": "CMS long description",
+    "CCS_CATEGORY": "AHRQ CCS single-level diagnosis category number (1-259, 650-670, 2601-2621)",
+    "CCS_NAME": "AHRQ CCS category label",
+    "ICD10_CODE": "ICD-10-CM code the GEM maps to; NULL where the GEM has no map (NoDx)",
+    "APPROXIMATE": "GEM flag: 1 when the mapping is approximate, not an exact equivalent",
+    "NO_MAP": "GEM flag: 1 when no ICD-10-CM code corresponds",
+    "COMBINATION": "GEM flag: 1 when the ICD-9 code maps to a combination of ICD-10 codes",
+    "SCENARIO": "GEM combination scenario number (0 when not a combination)",
+    "CHOICE_LIST": "GEM choice list within a scenario (0 when not a combination)",
+}
+
+
 REFERENCE_TABLES: dict[str, ReferenceTable] = {
     t.name: t
     for t in (

@@ -18,7 +18,8 @@ def test_graph_has_every_stage() -> None:
     graph = _defs().resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     expected = {"raw_cms_zips", *TABLE_NAMES, "beneficiary_features", "cost_model", "cost_predictions",
-                "warehouse/model_metrics", "warehouse/bi_views", "insight_report"}  # fmt: skip
+                "warehouse/model_metrics", "insight_report", "terminology/ccs_categories", "marts/readmissions",
+                "marts/ed_visits", "marts/financial_pmpm", "staging/stg_inpatient_claims"}  # fmt: skip
     expected |= {f"warehouse/{t}" for t in [*TABLE_NAMES, "beneficiary_features", "cost_predictions"]}
     assert expected <= keys
     # claims depend on the raw zips and on the beneficiary table (referential check)
@@ -85,8 +86,14 @@ def test_everything_downstream_of_the_cms_files_is_automated() -> None:
     per_sample = {*TABLE_NAMES, "beneficiary_features", *(f"warehouse/{t}" for t in TABLE_NAMES)}
     per_sample |= {"warehouse/beneficiary_features", "warehouse/cost_predictions"}
     assert {k for k, v in conditions.items() if v == "on_sample_change"} == per_sample
-    wave = {"cost_model", "cost_predictions", "warehouse/model_metrics", "warehouse/bi_views", "insight_report"}
+    wave = {"cost_model", "cost_predictions", "warehouse/model_metrics", "insight_report"}
     assert {k for k, v in conditions.items() if v == "after_wave"} == wave
+    dbt = {k for k in conditions if k.split("/")[0] in ("staging", "intermediate", "marts")}
+    assert len(dbt) >= 20  # every dbt model: once per wave, or with an upstream model requested in the same tick
+    assert {k for k, v in conditions.items() if v == "dbt_wave"} == dbt
+    assert {k for k, v in conditions.items() if v == "reference_refresh"} == {
+        f"terminology/{t}" for t in ("icd9_diagnoses", "ccs_categories", "icd9_icd10_gem")
+    }
     pools = {node.key.to_user_string(): node.pools for node in graph.asset_nodes}
     assert pools["beneficiary_features"] == pools["cost_model"] == pools["cost_predictions"] == {"spark"}
     assert pools["raw_cms_zips"] == {"cms_download"} and pools["insight_report"] == {"warehouse"}

@@ -33,7 +33,7 @@ def _specs(deployment: str, env: dict[str, str]) -> dict[str, dg.AssetSpec]:
 def test_warehouse_assets_show_this_deployments_warehouse(deployment: str, env: dict, warehouse: str) -> None:
     specs = _specs(deployment, env)
     on_warehouse = {k: s for k, s in specs.items() if k.startswith("warehouse/")}
-    assert len(on_warehouse) == 9  # seven per-sample loads, model_metrics, bi_views
+    assert len(on_warehouse) == 8  # seven per-sample loads, model_metrics
     assert all(set(s.kinds) == {"sql", warehouse} for s in on_warehouse.values()), {
         k: s.kinds for k, s in on_warehouse.items()
     }
@@ -49,7 +49,9 @@ def test_s3_and_emr_only_where_the_deployment_uses_them() -> None:
     assert set(local["cost_model"].kinds) == {"spark", "sparkml"}
 
     prod = _specs("production", {"CMS_ASSETS_DATA": "s3://bucket/prefix", **EMR})
-    assert all("s3" in s.kinds for k, s in prod.items() if not k.startswith("warehouse/"))
+    in_warehouse = ("warehouse/", "terminology/", "staging/", "intermediate/", "marts/")
+    assert all("s3" in s.kinds for k, s in prod.items() if not k.startswith(in_warehouse))
+    assert all("s3" not in s.kinds for k, s in prod.items() if k.startswith(in_warehouse))
     assert {k for k, s in prod.items() if "emr" in s.kinds} == {
         "beneficiary_features",
         "cost_model",
@@ -83,4 +85,7 @@ def test_every_asset_has_an_owner_and_its_layer_and_grain() -> None:
     layers = {s.key.to_user_string(): (s.tags["cms/layer"], s.tags["cms/grain"]) for s in specs}
     assert layers["carrier_claims"] == ("tables", "sample") and layers["cost_model"] == ("ml", "all_samples")
     assert layers["insight_report"] == ("warehouse", "all_samples")
-    assert {layer for layer, _ in layers.values()} == {"ingest", "tables", "ml", "warehouse"}
+    assert layers["marts/readmissions"] == ("marts", "all_samples")
+    assert {layer for layer, _ in layers.values()} == {
+        "ingest", "tables", "ml", "warehouse", "terminology", "staging", "intermediate", "marts",
+    }  # fmt: skip

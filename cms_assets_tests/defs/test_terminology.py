@@ -21,7 +21,9 @@ def test_reference_tables_are_read_from_the_package() -> None:
     assert (ccs["4019"]["CCS_CATEGORY"], ccs["4019"]["CCS_NAME"]) == (98, "Essential hypertension")
     assert len(ccs) == terminology.ccs_categories().num_rows  # the file's ten repeated V23 codes are kept once
     gem = terminology.icd9_icd10_gem().to_pylist()
-    assert {"ICD9_CODE": "4019", "ICD10_CODE": "I10"}.items() <= next(r for r in gem if r["ICD9_CODE"] == "4019").items()
+    assert {"ICD9_CODE": "4019", "ICD10_CODE": "I10"}.items() <= next(
+        r for r in gem if r["ICD9_CODE"] == "4019"
+    ).items()
     no_map = [r for r in gem if r["NO_MAP"] == 1]
     assert no_map and all(r["ICD10_CODE"] is None for r in no_map)  # "NoDx" is a missing code, not a code
 

@@ -14,10 +14,10 @@ import pytest
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.warehouse.charts import Series, n_label
 from cms_assets.lib.warehouse.load import Warehouse, partition_keys
-from cms_assets.lib.warehouse.report import ReportResult, build_report
+from cms_assets.lib.warehouse.report import MartsMissing, ReportResult, build_report
 from cms_assets.lib.warehouse.report_sections import count
 from cms_assets_tests.fixtures.browser import Browser
-from cms_assets_tests.lib.warehouse_data import STATES, metrics, write_sample
+from cms_assets_tests.lib.warehouse_data import STATES, build_marts, metrics, write_sample
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -35,7 +35,8 @@ class _Images(HTMLParser):
 
 REPORT_STATES = [5, 10, 33]  # few states, so per-state cells reach n >= 11 on a small warehouse
 CHARTS = {
-    "cost_by_year", "cost_by_state", "cost_by_age_sex", "cost_by_race", "utilization", "part_d", "top_diagnoses",
+    "cost_by_year", "cost_by_state", "cost_by_age_sex", "cost_by_race", "utilization", "part_d",
+    "readmissions_by_year", "readmissions_by_state", "readmissions_by_drg", "ed_visits", "top_ccs", "top_diagnoses",
     "top_hcpcs", "top_ndc", "chronic_prevalence", "chronic_cost", "high_cost_holdout", "high_cost_current",
     "model_metrics", "model_lift", "model_calibration",
 }  # fmt: skip
@@ -49,7 +50,9 @@ def _fill(
     ml: bool,
     n: int = 300,
     states: list[int] = REPORT_STATES,
+    url: str = "",
 ) -> dict[int, dict]:
+    """Load random samples into the warehouse and build the dbt marts on it (``url``: the warehouse's URL)."""
     wh.ensure_schema()
     data = {}
     for s in samples:
@@ -58,6 +61,7 @@ def _fill(
             wh.load_partition(table, s, storage, partition_keys(storage, table, s))
     if ml:
         wh.replace_rows("model_metrics", {"MODEL_VERSION": "v1"}, metrics("v1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+    build_marts(wh, url or wh.backend.describe())
     return data
 
 
@@ -104,8 +108,12 @@ def test_report_has_every_chart_and_valid_links(full: tuple[Warehouse, LocalStor
     page = _check_links(storage, result)
     assert "not yet materialized" not in page
     for title in ("Cost per member month by year and setting", "Utilization per 1,000", "Top 20 ICD-9 diagnoses",
-                  "Part D drug cost", "high-cost cohort on the holdout", "Decile lift", "Calibration"):  # fmt: skip
+                  "Part D drug cost", "high-cost cohort on the holdout", "Decile lift", "Calibration",
+                  "30-day all-cause readmissions by year", "Emergency-department visits per 1,000",
+                  "Top 20 diagnosis categories (AHRQ CCS)"):  # fmt: skip
         assert title in page
+    # diagnoses carry their CMS names and CCS categories, not bare codes
+    assert "Unspecified essential hypertension" in page and "98 Essential hypertension" in page
     assert "fewer than 11 beneficiaries" in page and "CMS cell-size convention" in page
     assert "beneficiary_summary: samples 1, 2" in page and "predictions by model v1" in page
     width, height = _png_size(result.thumbnail_png)
@@ -169,18 +177,23 @@ def test_missing_predictions_and_metrics_are_announced(tmp_path: Path) -> None:
 
 def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "data")
-    wh = Warehouse.from_url(f"duckdb:///{tmp_path}/wh.duckdb")
+    url = f"duckdb:///{tmp_path}/wh.duckdb"
+    wh = Warehouse.from_url(url)
+    wh.ensure_schema()
+    with pytest.raises(MartsMissing, match="cms_marts lacks financial_pmpm, .*materialize the marts group"):
+        build_report(wh, storage)  # no dbt run yet: a clear error, not a page of SQL errors
+    build_marts(wh, url)
     result = build_report(wh, storage)
     page = _check_links(storage, result)
-    # cost, utilization, Part D, three top-code sections, two cohorts, model metrics
-    assert result.charts == 0 and page.count("not yet materialized") == 9
+    # cost, utilization, Part D, readmissions, ED visits, four top-code sections, two cohorts, model metrics
+    assert result.charts == 0 and page.count("not yet materialized") == 12
     assert _png_size(result.thumbnail_png)[0] > 0
 
 
 def test_report_from_postgres(postgres_db_url: str, tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "data")
     wh = Warehouse.from_url(postgres_db_url)
-    _fill(wh, storage, (1, 2), ml=True)
+    _fill(wh, storage, (1, 2), ml=True, url=postgres_db_url)
     result = build_report(wh, storage)
     assert _names(result) == CHARTS
     assert "not yet materialized" not in _check_links(storage, result)

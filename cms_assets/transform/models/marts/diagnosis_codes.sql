@@ -1,0 +1,56 @@
+-- Cost and count by ICD-9-CM diagnosis code and year, with the code's CMS long name and its AHRQ CCS category.
+-- events: diagnoses that carry an amount (the principal diagnosis of an inpatient or outpatient claim row, the
+-- diagnosis of a carrier line: today's top-diagnosis definition); mentions: every diagnosis position;
+-- paid: the amounts attributed in int_diagnoses_long. Codes absent from the reference tables keep their code with
+-- name 'unknown code' and CCS category 0 ('not in CCS').
+with diagnoses as (
+
+    select * from {{ ref('int_diagnoses_long') }}
+
+),
+
+by_code as (
+
+    select
+        year,
+        icd9_code,
+        sum(
+            case
+                when claim_type = 'carrier_line' then 1
+                when claim_type in ('inpatient', 'outpatient') and position = 1 then 1
+                else 0
+            end
+        ) as events,
+        count(*) as mentions,
+        count(distinct desynpuf_id) as beneficiaries,
+        sum(attributed_amount) as paid_amount
+    from diagnoses
+    group by
+        year,
+        icd9_code
+
+)
+
+select
+    by_code.year,
+    by_code.icd9_code,
+    coalesce(names.long_name, 'unknown code') as icd9_name,
+    coalesce(ccs.ccs_category, 0) as ccs_category,
+    coalesce(ccs.ccs_name, 'not in CCS') as ccs_name,
+    cast(by_code.events as integer) as events,
+    cast(by_code.mentions as integer) as mentions,
+    cast(by_code.beneficiaries as integer) as beneficiaries,
+    cast(by_code.paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
+    row_number() over (
+        partition by by_code.year
+        order by by_code.paid_amount desc, by_code.icd9_code
+    ) as rank_by_paid,
+    row_number() over (
+        partition by by_code.year
+        order by by_code.events desc, by_code.icd9_code
+    ) as rank_by_count
+from by_code
+left join {{ ref('stg_icd9_diagnoses') }} as names
+    on by_code.icd9_code = names.icd9_code
+left join {{ ref('stg_ccs_categories') }} as ccs
+    on by_code.icd9_code = ccs.icd9_code
