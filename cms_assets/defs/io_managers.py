@@ -32,9 +32,11 @@ from pydantic import PrivateAttr
 
 from cms_assets.defs.metadata import parquet_preview
 from cms_assets.defs.resources import SparkResource, StorageResource
+from cms_assets.instance import at_run_end, at_run_start
 from cms_assets.lib import layout
 from cms_assets.lib.arrow_io import ArrowData, write_parquet
 from cms_assets.lib.ml.artifacts import read_latest
+from cms_assets.lib.publish import current_prefix, published_keys
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 
@@ -75,6 +77,14 @@ class _PartitionedStorageIO(dg.ConfigurableIOManager):
 
     storage: StorageResource
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """At run start, before any step claims a pool slot: free the slots of runs killed without freeing theirs,
+        or this run would wait for them forever (as StorageResource does; whichever is set up first)."""
+        at_run_start(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        at_run_end(context)
+
     def parquet_keys(self, asset: str, partition_key: str) -> list[str]:
         """The published Parquet objects of one partition (a Failure naming the location when there are none)."""
         keys = self._published(asset, partition_key)
@@ -83,8 +93,9 @@ class _PartitionedStorageIO(dg.ConfigurableIOManager):
         return keys
 
     def _published(self, asset: str, partition_key: str) -> list[str]:
+        """What a reader reads: the files the partition's publish pointer names (see lib/publish.py)."""
         prefix = partition_location(asset, partition_key)
-        return [o.key for o in self.storage.get().list(prefix) if o.key.endswith(".parquet")]
+        return [k for k in published_keys(self.storage.get(), prefix) if k.endswith(".parquet")]
 
     def uri(self, asset: str, partition_key: str) -> str:
         return self.storage.get().uri(partition_location(asset, partition_key))
@@ -176,11 +187,14 @@ class SparkIOManager(_PartitionedStorageIO):
         if self._stage is not None:
             shutil.rmtree(self._stage, ignore_errors=True)
             self._stage = None
+        super().teardown_after_execution(context)
 
     def read(self, prefixes: list[str]) -> Any:
+        """The published sets of ``prefixes`` (each its current version, never an unpublished one)."""
         session = self.spark.session()
-        root = self._root(prefixes)
-        return session.read.parquet(*[f"{root}/{p}" for p in prefixes])
+        current = [current_prefix(self.storage.get(), p) for p in prefixes]
+        root = self._root(current)
+        return session.read.parquet(*[f"{root}/{p}" for p in current])
 
     def load_input(self, context: dg.InputContext) -> Any:
         """A DataFrame of the input's partitions; with EMR, where they are (the job reads them on the cluster)."""
@@ -188,7 +202,8 @@ class SparkIOManager(_PartitionedStorageIO):
         partitions = list(self.input_parquet(context))  # a Failure naming the location when one is missing
         prefixes = [partition_location(asset, pk) for pk in partitions]
         if self.spark.mode == "emr-serverless":
-            return SparkSource(partitions, [self.storage.get().uri(p) for p in prefixes])
+            store = self.storage.get()
+            return SparkSource(partitions, [store.uri(current_prefix(store, p)) for p in prefixes])
         return self.read(prefixes)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
@@ -220,7 +235,8 @@ class SparkIOManager(_PartitionedStorageIO):
     def load_model(self, version: str) -> Any:
         from cms_assets.lib.spark.model import load_model
 
-        return load_model(f"{self._root([layout.model_dir(version)])}/{layout.model_dir(version)}")
+        current = current_prefix(self.storage.get(), layout.model_dir(version))
+        return load_model(f"{self._root([current])}/{current}")
 
     def latest_model(self) -> dict[str, Any]:
         """The pointer written by cost_model: which version to score with."""

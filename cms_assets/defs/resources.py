@@ -20,6 +20,7 @@ from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
 from cms_assets.defs.transform.project import dbt_project
+from cms_assets.instance import at_run_end, at_run_start
 from cms_assets.lib import layout
 from cms_assets.lib.publish import fetch_prefix, publish_directory, publishing
 from cms_assets.lib.spark.model import MAX_FIT_ROWS
@@ -39,6 +40,14 @@ class StorageResource(dg.ConfigurableResource):
     scratch_dir: str = "data/.scratch"
 
     _storage: Storage | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Every run of the project uses storage: before its steps claim pool slots, free the slots of dead runs and
+        make a wait for a slot obey SIGTERM (cms_assets/instance.py)."""
+        at_run_start(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        at_run_end(context)
 
     def get(self) -> Storage:
         if self._storage is None:

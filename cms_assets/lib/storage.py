@@ -247,49 +247,71 @@ class S3Storage(Storage):
     def size(self, key: str) -> int | None:
         from botocore.exceptions import ClientError
 
-        try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        with self._named("HeadObject", key):
+            try:
+                return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         out: list[ObjectInfo] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-            for obj in page.get("Contents", []):
-                # S3 prefixes are plain strings: keep "tables/carrier/..." but not "tables/carrier_claims/..."
-                if prefix and not (obj["Key"] == full or obj["Key"].startswith(full.rstrip("/") + "/")):
-                    continue
-                out.append(ObjectInfo(obj["Key"][strip:], int(obj["Size"])))
+        with self._named("ListObjectsV2", prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                for obj in page.get("Contents", []):
+                    # S3 prefixes are plain strings: keep "tables/carrier/..." but not "tables/carrier_claims/..."
+                    if prefix and not (obj["Key"] == full or obj["Key"].startswith(full.rstrip("/") + "/")):
+                        continue
+                    out.append(ObjectInfo(obj["Key"][strip:], int(obj["Size"])))
         return sorted(out, key=lambda o: o.key)
 
     def open_read(self, key: str) -> IO[bytes]:
         fs, root = self.arrow_fs()
-        return fs.open_input_file(f"{root}/{key}")  # seekable, ranged reads
+        with self._named("GetObject", key):
+            return fs.open_input_file(f"{root}/{key}")  # seekable, ranged reads
 
     def put_file(self, local_path: Path, key: str) -> None:
         from boto3.s3.transfer import TransferConfig
 
         # upload_file switches to multipart above the threshold and completes (publishes) only on success.
-        self.client.upload_file(
-            str(local_path),
-            self.bucket,
-            self._key(key),
-            Config=TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024),
-        )
+        with self._named("PutObject", key):
+            self.client.upload_file(
+                str(local_path),
+                self.bucket,
+                self._key(key),
+                Config=TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024),
+            )
 
     def get_file(self, key: str, local_path: Path) -> None:
-        self.client.download_file(self.bucket, self._key(key), str(local_path))
+        with self._named("GetObject", key):
+            self.client.download_file(self.bucket, self._key(key), str(local_path))
 
     def delete_prefix(self, prefix: str) -> int:
         objects = self.list(prefix)
-        for i in range(0, len(objects), 1000):
-            batch = [{"Key": self._key(o.key)} for o in objects[i : i + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        with self._named("DeleteObjects", prefix):
+            for i in range(0, len(objects), 1000):
+                batch = [{"Key": self._key(o.key)} for o in objects[i : i + 1000]]
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return len(objects)
+
+    @contextmanager
+    def _named(self, operation: str, key: str) -> Iterator[None]:
+        """Re-raise an S3 failure as S3StorageError naming the endpoint, bucket and key: botocore's own message
+        ("(403) ... HeadObject: Forbidden") says none of them. Credentials are never part of the message."""
+        try:
+            yield
+        except (FileNotFoundError, S3StorageError):
+            raise
+        except Exception as e:
+            if not _is_s3_failure(e):
+                raise
+            endpoint = self.endpoint_url or f"AWS S3 ({self.region})"
+            raise S3StorageError(
+                f"S3 {operation} failed for bucket {self.bucket!r}, key {self._key(key)!r} at endpoint {endpoint}: {e}"
+            ) from e
 
     def arrow_fs(self) -> tuple[pafs.FileSystem, str]:
         creds = self.client._request_signer._credentials  # resolved by boto3's chain (env, profile, role)
@@ -302,6 +324,18 @@ class S3Storage(Storage):
             kwargs.update(endpoint_override=host, scheme=scheme)
         root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
         return pafs.S3FileSystem(**kwargs), root
+
+
+class S3StorageError(OSError):
+    """An S3 request failed; the message names the endpoint, bucket and key."""
+
+
+def _is_s3_failure(error: BaseException) -> bool:
+    """botocore/boto3 errors (403, 5xx, connection refused, a failed upload) and pyarrow's S3 I/O errors."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(error, ClientError | BotoCoreError | Boto3Error | OSError)
 
 
 def storage_from_url(url: str, **s3_options: Any) -> Storage:

@@ -16,6 +16,7 @@ import pytest
 from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager, partition_location
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import SparkResource, StorageResource, with_io_managers
+from cms_assets.lib.publish import POINTER, published_keys
 from cms_assets.lib.storage import Storage
 from cms_assets_tests.fixtures.s3 import S3Server
 
@@ -242,7 +243,10 @@ def test_spark_round_trip_per_partition_and_all_partitions(spark: Any, storage_r
     store = _store(storage_resource)
     scratch = Path(storage_resource.scratch_dir) / "spark"
     assert not [p for p in scratch.glob("inputs-*")]  # S3 inputs staged for local Spark are removed after the run
-    assert all(o.key.endswith(".parquet") for o in store.list(partition_location(SPARK_OUT, "sample_01")))
+    location = partition_location(SPARK_OUT, "sample_01")
+    published = published_keys(store, location)
+    assert published and all(k.endswith(".parquet") for k in published)  # no Spark markers published
+    assert {o.key for o in store.list(location)} - set(published) <= {f"{location}/{POINTER}"}  # nothing else left
 
 
 def test_spark_failed_write_leaves_the_old_partition(spark: Any, storage_resource: StorageResource) -> None:

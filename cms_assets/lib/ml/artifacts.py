@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cms_assets.lib import layout
+from cms_assets.lib.publish import current_prefix
 from cms_assets.lib.storage import Storage
 
 LATEST_MODEL_KEY = f"{layout.MODELS}/latest.json"
@@ -69,8 +70,9 @@ def read_latest(store: Storage) -> dict[str, Any]:
 
 
 def read_model_info(store: Storage, version: str) -> dict[str, Any]:
-    """The JSON summary ``save_model`` wrote under ``<model>/info`` (one Spark text part file)."""
-    prefix = f"{layout.model_dir(version)}/info"
+    """The JSON summary ``save_model`` wrote under ``<model>/info`` (one Spark text part file), of the model's
+    published version."""
+    prefix = f"{current_prefix(store, layout.model_dir(version))}/info"
     parts = [o.key for o in store.list(prefix) if o.key.rsplit("/", 1)[-1].startswith("part-")]
     if not parts:
         raise FileNotFoundError(f"no model summary under {store.uri(prefix)}")

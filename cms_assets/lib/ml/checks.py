@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 
 from cms_assets.lib import layout
 from cms_assets.lib.ingest.checks import BENEFICIARY, CheckOutcome, table_dataset
+from cms_assets.lib.publish import published_keys
 from cms_assets.lib.storage import Storage
 
 #: Share of 2008/2009 beneficiary-years that must carry a next-year cost label. In DE-SynPUF about 95% of a
@@ -24,7 +25,7 @@ MIN_LABEL_COVERAGE = 0.80
 
 def _dataset(storage: Storage, prefix: str) -> ds.Dataset:
     fs, root = storage.arrow_fs()
-    files = [f"{root}/{o.key}" for o in storage.list(prefix) if o.key.endswith(".parquet")]
+    files = [f"{root}/{k}" for k in published_keys(storage, prefix) if k.endswith(".parquet")]  # what readers read
     if not files:
         raise FileNotFoundError(f"no Parquet files under {storage.uri(prefix)}")
     return ds.dataset(files, filesystem=fs, format="parquet")

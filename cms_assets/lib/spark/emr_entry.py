@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cms_assets.lib import layout
+from cms_assets.lib.publish import current_prefix, publishing
 from cms_assets.lib.spark.emr import ACTIONS
 
 if TYPE_CHECKING:
@@ -43,10 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _features(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     from cms_assets.lib.spark.features import build_features, read_tables, write_features
 
+    store = _storage(args.out_root)
     rows = {}
     for sample in args.samples:
-        out = f"{args.out_root}/{layout.features_dir(sample)}"
-        rows[sample] = write_features(build_features(read_tables(spark, args.tables_root, sample)), out)
+        with publishing(store, layout.features_dir(sample)) as version:  # published (pointer moved) on success
+            features = build_features(read_tables(spark, args.tables_root, sample))
+            rows[sample] = write_features(features, store.uri(version))
     return {"rows": rows, "total_rows": sum(rows.values())}
 
 
@@ -56,15 +59,17 @@ def _train(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     from cms_assets.lib.ml.artifacts import metrics_rows, model_version, write_model_files
     from cms_assets.lib.spark.model import MAX_FIT_ROWS, gbt_params, save_model, train_cost_model
 
-    features = spark.read.parquet(*[f"{args.out_root}/{layout.features_dir(s)}" for s in args.samples])
+    store = _storage(args.out_root)
+    features = spark.read.parquet(*[_published_uri(store, layout.features_dir(s)) for s in args.samples])
     fit_rows = MAX_FIT_ROWS if args.max_fit_rows is None else args.max_fit_rows
     gbt = gbt_params(args.gbt_trees, args.gbt_depth)
     result = train_cost_model(features, seed=args.seed, gbt=gbt, max_fit_rows=fit_rows)
     trained_at = datetime.now(UTC)
     version = args.model_version or model_version(trained_at, result.selected)
-    save_model(result, f"{args.out_root}/{layout.model_dir(version)}", version)
+    with publishing(store, layout.model_dir(version)) as saved:
+        save_model(result, store.uri(saved), version)
     rows = metrics_rows(result.metrics, version, trained_at, result.selected)
-    write_model_files(_storage(args.out_root), version, rows, result.chart_png)
+    write_model_files(store, version, rows, result.chart_png)
     temporal = {m["MODEL_NAME"]: m["VALUE"] for m in result.metrics if m["SPLIT"] == "temporal" and m["METRIC"] == "r2"}
     return {
         "model_version": version,
@@ -88,17 +93,25 @@ def _storage(out_root: str) -> Storage:
     return storage_from_url(out_root)
 
 
+def _published_uri(store: Storage, prefix: str) -> str:
+    """Where Spark reads what is published at ``prefix``: its current version (lib/publish.py), never a partial one."""
+    return store.uri(current_prefix(store, prefix))
+
+
 def _predict(spark: Any, args: argparse.Namespace) -> dict[str, Any]:
     from cms_assets.lib.spark.model import load_model, predict
 
-    model = load_model(f"{args.out_root}/{layout.model_dir(args.model_version)}")
+    store = _storage(args.out_root)
+    model = load_model(_published_uri(store, layout.model_dir(args.model_version)))
     rows, scopes = {}, {}
     for sample in args.samples:
-        out = f"{args.out_root}/{layout.predictions_dir(sample)}"
-        features = spark.read.parquet(f"{args.out_root}/{layout.features_dir(sample)}")
-        predict(model, features, args.model_version).coalesce(1).write.mode("overwrite").parquet(out)
-        # rows of each SCOPE: "current" (one per beneficiary) and "holdout" (labelled validation-year rows)
-        scopes[sample] = {r["SCOPE"]: r["count"] for r in spark.read.parquet(out).groupBy("SCOPE").count().collect()}
+        features = spark.read.parquet(_published_uri(store, layout.features_dir(sample)))
+        with publishing(store, layout.predictions_dir(sample)) as version:
+            out = store.uri(version)
+            predict(model, features, args.model_version).coalesce(1).write.mode("overwrite").parquet(out)
+            # rows of each SCOPE: "current" (one per beneficiary) and "holdout" (labelled validation-year rows)
+            counts = spark.read.parquet(out).groupBy("SCOPE").count().collect()
+        scopes[sample] = {r["SCOPE"]: r["count"] for r in counts}
         rows[sample] = sum(scopes[sample].values())
     return {"model_version": args.model_version, "rows": rows, "scopes": scopes, "total_rows": sum(rows.values())}
 

@@ -11,9 +11,11 @@ from cms_assets.lib.storage import Storage
 
 
 def parquet_rows_of(storage: Storage, keys: list[str]) -> int:
-    """Rows in the given Parquet objects, from their footers (no data read)."""
+    """Rows in the given Parquet objects, from their footers (no data read). ``keys`` are what the load read: the
+    files a partition's publish pointer names (lib/publish.py ``published_keys``), never a listing of the folder,
+    which after an interrupted publish may also hold an unpublished version; each key is counted once."""
     total = 0
-    for key in keys:
+    for key in dict.fromkeys(keys):
         with storage.open_read(key) as f:
             total += pq.ParquetFile(f).metadata.num_rows
     return total
