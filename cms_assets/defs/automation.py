@@ -75,9 +75,10 @@ def after_wave(triggered_by: list[dg.AssetKey] | None = None, new_partitions: bo
 
 
 def with_requested_upstream() -> dg.AutomationCondition:
-    """For the dbt models below the staging layer: requested whenever a model upstream is, so the models a wave
-    changes run in one ``dbt build`` (one run of the dbt multi-asset) rather than one layer per tick."""
-    return AC.any_deps_match(AC.will_be_requested()).with_label("with_requested_upstream")
+    """For the dbt models below the staging layer: requested whenever a model upstream is (and every other upstream
+    is present, idle and checked), so the models a wave changes run in one ``dbt build`` (one run of the dbt
+    multi-asset) rather than one layer per tick."""
+    return (AC.any_deps_match(AC.will_be_requested()) & _gates()).with_label("with_requested_upstream")
 
 
 def with_its_asset() -> dg.AutomationCondition:

