@@ -1,25 +1,31 @@
 """The graph runs itself, with real processes: ``dagster-daemon run`` on workspace.yaml and a fresh DAGSTER_HOME,
 the local CMS mirror over HTTP, the sensor switched on through the ``dagster`` CLI. The test launches no run.
 
-1. One sample on the site: it reaches the warehouse and the report.
+1. One sample on the site: it reaches the warehouse and the report; every dbt model runs once.
 2. A second sample appears: it flows to the warehouse, the model trains once more (once for the wave), the
-   report follows and covers both.
+   report follows and covers both. In that wave the run worker of a Spark step is killed with -9 while it holds
+   the ``spark`` pool slot: run monitoring marks the run failed and frees the slot, its retry completes the wave,
+   and no pool slot is held afterwards (issue 22).
 3. Sample 1's inpatient file becomes header-only: its table and warehouse rows stay as they were, the run fails
    naming the file, and nothing downstream runs for that sample.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from cms_assets.daemon import LocalPlatform, prepare_home
+from cms_assets.daemon import TEMPLATE, LocalPlatform, prepare_home
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.demo import demo_env
+from cms_assets.instance import pid_alive, run_pid
 from cms_assets.lib import layout
 from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.site.mirror import CmsMirror
@@ -38,9 +44,19 @@ FAST = {
     "CMS_GBT_TREES": "8",
     "CMS_GBT_DEPTH": "4",
 }
+SPARK_STEPS = {"beneficiary_features", "cost_model", "cost_predictions"}
 DOWNSTREAM_OF_INPATIENT = ["beneficiary_features", "cost_predictions", "cost_model"] + [
     f"warehouse/{t}" for t in ("inpatient_claims", "beneficiary_features", "cost_predictions")
 ]
+
+
+def _home(path: Path) -> Path:
+    """The project's dagster.yaml with run monitoring polling every 5 s instead of 30 (the test's wall time)."""
+    config = yaml.safe_load(TEMPLATE.read_text())
+    config["run_monitoring"]["poll_interval_seconds"] = 5
+    path.mkdir(parents=True)
+    (path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return prepare_home(path)
 
 
 def _materializations(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> list:
@@ -63,6 +79,37 @@ def _warehouse_rows(data: Path, table: str, sample: int) -> int:
 
 def _parquet_rows(data: Path, key: str) -> int:
     return pq.ParquetFile(data / key).metadata.num_rows
+
+
+def _kill_a_spark_step(platform: LocalPlatform, instance: dg.DagsterInstance) -> dg.DagsterRun:
+    """Wait for a launched run inside a Spark step (holding the ``spark`` slot), kill its worker with -9."""
+    deadline = time.monotonic() + 600
+    while True:
+        for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            started, ended = set(), set()
+            for entry in instance.all_logs(run.run_id):
+                event = entry.dagster_event
+                if event is None or entry.step_key is None:
+                    continue
+                if event.event_type == dg.DagsterEventType.STEP_START:
+                    started.add(entry.step_key)
+                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                    ended.add(entry.step_key)
+            if any(s.split("[")[0] in SPARK_STEPS for s in started - ended):
+                time.sleep(3)  # inside the step: the Spark session is starting or working
+                pid = run_pid(instance, run.run_id, "Started process for run")
+                assert pid is not None and pid_alive(pid)
+                os.kill(pid, signal.SIGKILL)
+                print(f"killed run {run.run_id} (pid {pid}) in a Spark step")
+                return run
+        assert platform.alive() and time.monotonic() < deadline, "no Spark step started"
+        time.sleep(1)
+
+
+def _held_slots(instance: dg.DagsterInstance) -> dict[str, list]:
+    storage = instance.event_log_storage
+    infos = {pool: storage.get_concurrency_info(pool) for pool in storage.get_concurrency_keys()}
+    return {p: [*i.claimed_slots, *i.pending_steps] for p, i in infos.items() if i.claimed_slots or i.pending_steps}
 
 
 def _dbt_builds(instance: dg.DagsterInstance) -> set[int]:
@@ -88,7 +135,7 @@ def _runs_by_whom(instance: dg.DagsterInstance) -> dict[str, int]:
 def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
     site, data = tmp_path / "site", tmp_path / "data"
     generate_sample(site, 1, scale=SCALE, seed=5)
-    home = prepare_home(tmp_path / "home")
+    home = _home(tmp_path / "home")
     with CmsMirror(site) as mirror:
         env = {**demo_env(data, mirror.landing_url), **FAST, "CMS_ASSETS_SCRATCH": str(tmp_path / "scratch")}
         with LocalPlatform(home, env) as platform:
@@ -109,11 +156,15 @@ def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
             assert _dbt_builds(instance) == {1}  # every dbt model once in the wave, not once per sample
             assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
 
-            # 2. a second sample appears on the site
+            # 2. a second sample appears on the site; a Spark run is killed with -9 in the middle of its step
             generate_sample(site, 2, scale=SCALE, seed=5)
             platform.started_at = time.time()
+            killed = _kill_a_spark_step(platform, instance)
             second = platform.wait_until_settled(timeout=900, quiet_seconds=15, say=print)
-            assert not second.failed, second.failed
+            assert second.failed == [killed.run_id], second.failed  # only the killed run
+            [retry] = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": killed.run_id}))
+            assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
+            assert _held_slots(instance) == {}
             assert second.samples == ["sample_01", "sample_02"] and second.complete, second.line()
             for table in WAREHOUSE_SAMPLE_TABLES:
                 assert _warehouse_rows(data, table, 2) > 0, table

