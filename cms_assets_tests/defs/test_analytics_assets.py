@@ -102,3 +102,20 @@ def test_a_model_file_added_to_the_project_becomes_an_asset(tmp_path: Path) -> N
     after = _keys_after_reload(copy)
     assert set(after) - set(before) == {"marts/pmpm_by_year_only"}
     assert after["marts/pmpm_by_year_only"] == ["marts/financial_pmpm"]  # lineage from the model it selects from
+
+
+def test_a_subset_builds_on_a_warehouse_holding_only_the_reference_tables(tmp_path: Path) -> None:
+    """What automation runs first on a fresh warehouse: the reference tables, then their staging views alone.
+    Tests of models downstream (a relationship from int_diagnoses_long) must wait for those models."""
+    from cms_assets.defs.resources import WarehouseResource, dbt_cli
+    from cms_assets.defs.terminology.assets import terminology_assets
+    from cms_assets.defs.transform.assets import analytics
+
+    resources = {"warehouse": WarehouseResource(url=f"duckdb:///{tmp_path / 'wh.duckdb'}"), "dbt": dbt_cli()}
+    assert dg.materialize(terminology_assets, resources=resources).success
+    views = [dg.AssetKey(["staging", f"stg_{t}"]) for t in ("icd9_diagnoses", "ccs_categories", "icd9_icd10_gem")]
+    result = dg.materialize([analytics], selection=views, resources=resources)
+    assert result.success
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(views)
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks) and {c.asset_key for c in checks} <= set(views)
