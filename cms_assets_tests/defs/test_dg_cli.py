@@ -44,6 +44,6 @@ def test_dg_list_defs_matches_the_definitions(tmp_path: Path) -> None:
         k: sorted(s.kinds) for k, s in specs.items()
     }
     assert {s["name"] for s in listed["sensors"]} == {"cms_new_files_sensor", "cms_automation"}
-    resources = {"storage", "cms_site", "spark", "warehouse", "model_size", "tables_io", "spark_io"}
+    resources = {"storage", "cms_site", "spark", "warehouse", "model_size", "tables_io", "spark_io", "dbt"}
     assert {r["name"] for r in listed["resources"]} == resources
     assert len(listed["asset_checks"]) == len(list(defs.resolve_asset_graph().asset_check_keys))

@@ -36,7 +36,8 @@ class _Images(HTMLParser):
 REPORT_STATES = [5, 10, 33]  # few states, so per-state cells reach n >= 11 on a small warehouse
 CHARTS = {
     "cost_by_year", "cost_by_state", "cost_by_age_sex", "cost_by_race", "utilization", "part_d",
-    "readmissions_by_year", "readmissions_by_state", "readmissions_by_drg", "ed_visits", "top_ccs", "top_diagnoses",
+    "readmissions_by_year", "readmissions_by_state", "readmissions_by_drg", "ed_visits", "risk_by_year",
+    "risk_by_state", "top_ccs", "top_diagnoses",
     "top_hcpcs", "top_ndc", "chronic_prevalence", "chronic_cost", "high_cost_holdout", "high_cost_current",
     "model_metrics", "model_lift", "model_calibration",
 }  # fmt: skip
@@ -110,7 +111,8 @@ def test_report_has_every_chart_and_valid_links(full: tuple[Warehouse, LocalStor
     for title in ("Cost per member month by year and setting", "Utilization per 1,000", "Top 20 ICD-9 diagnoses",
                   "Part D drug cost", "high-cost cohort on the holdout", "Decile lift", "Calibration",
                   "30-day all-cause readmissions by year", "Emergency-department visits per 1,000",
-                  "Top 20 diagnosis categories (AHRQ CCS)"):  # fmt: skip
+                  "Top 20 diagnosis categories (AHRQ CCS)",
+                  "CMS-HCC V22 risk scores and risk-adjusted PMPM"):  # fmt: skip
         assert title in page
     # diagnoses carry their CMS names and CCS categories, not bare codes
     assert "Unspecified essential hypertension" in page and "98 Essential hypertension" in page
@@ -185,8 +187,8 @@ def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
     build_marts(wh, url)
     result = build_report(wh, storage)
     page = _check_links(storage, result)
-    # cost, utilization, Part D, readmissions, ED visits, four top-code sections, two cohorts, model metrics
-    assert result.charts == 0 and page.count("not yet materialized") == 12
+    # cost, utilization, Part D, readmissions, ED visits, risk, four top-code sections, two cohorts, model metrics
+    assert result.charts == 0 and page.count("not yet materialized") == 13
     assert _png_size(result.thumbnail_png)[0] > 0
 
 

@@ -29,6 +29,7 @@ from cms_assets.lib.warehouse.report_sections import (
     ed_section,
     part_d_section,
     readmission_sections,
+    risk_section,
     rows,
     utilization_section,
 )
@@ -46,6 +47,7 @@ MARTS = (
     "top_ndc",
     "high_cost_cohort",
     "model_metrics_latest",
+    "risk_adjusted_pmpm",
 )
 
 
@@ -187,6 +189,7 @@ def build_report(wh: Warehouse, storage: Storage, key_prefix: str = layout.REPOR
         part_d_section(wh, m),
         *readmission_sections(wh, m),
         ed_section(wh, m),
+        *risk_section(wh, m, ref),
         *code_sections(wh, m, ref),
         *condition_sections(wh, m, ref),
         *cohort_sections(wh, m),

@@ -391,6 +391,64 @@ def readmission_sections(wh: Warehouse, s: str) -> list[Section]:
     return out
 
 
+def risk_section(wh: Warehouse, s: str, ref: int | None) -> list[Section]:
+    """CMS-HCC V22 risk scores by year, and PMPM beside risk-adjusted PMPM for the states with the most members."""
+    title = "CMS-HCC V22 risk scores and risk-adjusted PMPM"
+    years = rows(wh, f"select * from {s}.risk_adjusted_pmpm where dimension = 'all' order by year")
+    if not years:
+        return [Section(title, "not yet materialized: no beneficiary-years with Part A/B months.")]
+    text = (
+        "Risk score = the CMS-HCC V22 community model (CMS's 2010/2011 model, the DE-SynPUF years) on each "
+        "beneficiary-year's diagnoses from every claim type, mapped ICD-9 -> ICD-10-CM through the CMS GEM, then "
+        "condition categories, hierarchies, relative factors, demographic factors and interactions (mart "
+        "risk_scores; equal to hccpy 0.1.9 on 1,127 test beneficiary-years). DE-SynPUF has no dual-eligibility or "
+        "entitlement field: segment non-dual aged at 65 or over on 1 February, non-dual disabled under 65. "
+        "Risk-adjusted PMPM = PMPM / mean risk score weighted by member months: the cost of a member of average "
+        "risk. n = beneficiary-years with Part A/B months."
+    )
+
+    def by_year(fig: Figure) -> None:
+        left, right = fig.subplots(1, 2)
+        cats = [n_label(str(r["year"]), r["beneficiaries"]) for r in years]
+        series = [Series(q, [r[f"{q}_risk_score"] for r in years]) for q in ("p25", "p50", "mean", "p75")]
+        bars(left, cats, series, "risk score", annotate_n=False)
+        pmpm = [
+            Series("PMPM", [r["pmpm"] for r in years]),
+            Series("risk-adjusted", [r["risk_adjusted_pmpm"] for r in years]),
+        ]
+        bars(right, cats, pmpm, "$ per member month", annotate_n=False)
+
+    table = [
+        {
+            "Year": r["year"],
+            "Beneficiaries": count(r["beneficiaries"]),
+            "Mean risk score": f"{r['mean_risk_score']:.3f}",
+            "Median": f"{r['p50_risk_score']:.3f}",
+            "PMPM": money(r["pmpm"]),
+            "Risk-adjusted PMPM": money(r["risk_adjusted_pmpm"]),
+        }
+        for r in years
+    ]
+    out = [Section(title + " by year", text, by_year, table, "risk_by_year", size=(12, 5))]
+    year = ref if ref is not None else years[-1]["year"]
+    states = rows(wh, f"select * from {s}.risk_adjusted_pmpm where dimension = 'state' and year = {year}")
+    shown = sorted((r for r in states if not suppressed(r["beneficiaries"])), key=lambda r: -r["beneficiaries"])[:15]
+
+    def by_state(fig: Figure) -> None:
+        ax = fig.subplots()
+        cats = [state_label(r["dimension_value"]) for r in shown]
+        n = [r["beneficiaries"] for r in shown]
+        series = [Series("PMPM", [r["pmpm"] for r in shown], n),
+                  Series("risk-adjusted PMPM", [r["risk_adjusted_pmpm"] for r in shown], n)]  # fmt: skip
+        bars(ax, cats, series, f"$ per member month, {year}", True)
+
+    hidden = _hidden_note(len(states) - len(shown), "states")
+    note = f"The {len(shown)} states with the most beneficiaries, each bar with its n.{hidden}"
+    out.append(Section(f"PMPM and risk-adjusted PMPM by state, {year}", note, by_state if shown else None,
+                       name="risk_by_state", size=(10, 6)))  # fmt: skip
+    return out
+
+
 def ed_section(wh: Warehouse, s: str) -> Section:
     """Emergency-department visits per 1,000 member-years by year, and where they were found."""
     title = "Emergency-department visits per 1,000 member-years"
