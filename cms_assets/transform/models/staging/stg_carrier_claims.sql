@@ -1,4 +1,4 @@
-{{ config(materialized="table") }}
+{{ config(materialized="table", post_hook="{{ analyze_relation(this) }}") }}
 
 -- One row per carrier claim: the published files repeat some (DESYNPUF_ID, CLM_ID) pairs (about 480 in Sample 1's
 -- file A); one row of each pair is kept (the earliest CLM_THRU_DT, then CLM_FROM_DT, then the lowest first-line
