@@ -23,9 +23,23 @@ def layer_of(props: Mapping[str, Any]) -> str:
     return fqn[1] if len(fqn) > 2 else "models"
 
 
+#: The last loads of a wave. Every staging model also waits for them (a Dagster dependency, not a dbt one), so the
+#: whole analyst layer is rebuilt as one consistent snapshot, in one ``dbt build``, once the wave has settled;
+#: without it, models fed only by the claims would be rebuilt in runs of their own while the model still trains.
+WAVE_END = [dg.AssetKey(["warehouse", "cost_predictions"]), dg.AssetKey(["warehouse", "model_metrics"])]
+
+
 class AnalyticsTranslator(DagsterDbtTranslator):
-    """Keys and groups by layer; automation once per wave (the roots wait for the loads to settle, the rest of the
-    project joins their run, so one ``dbt build`` covers what changed)."""
+    """Keys and groups by layer; automation once per wave (the staging models wait for the wave's last loads, the
+    rest of the project joins their run, so one ``dbt build`` covers the wave)."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["nodes"].get(unique_id) or {}
+        if props.get("resource_type") == "model" and layer_of(props) == "staging":
+            wave_end = [dg.AssetDep(k) for k in WAVE_END if k not in {d.asset_key for d in spec.deps}]
+            spec = spec.replace_attributes(deps=[*spec.deps, *wave_end])
+        return spec
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
