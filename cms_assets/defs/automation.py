@@ -19,10 +19,13 @@ import dagster as dg
 
 AC = dg.AutomationCondition
 
-#: Longest upstream chain in the graph (raw -> beneficiaries -> claims -> features -> model -> predictions ->
-#: warehouse load -> dbt staging -> intermediate -> marts -> report, with room for a model stacked on a mart), so
-#: "anything upstream" reaches the site files from the report.
-GRAPH_DEPTH = 13
+#: Longest upstream chain before the analyst layer (raw -> beneficiaries -> claims -> features -> model ->
+#: predictions -> warehouse load -> dbt staging), so "anything upstream" of a staging model reaches the site files.
+#: Deeper costs every automation tick dearly (the nested condition is evaluated per path); the dbt models below
+#: staging do not need it: they join their staging models' run (:func:`dbt_model`).
+GRAPH_DEPTH = 8
+#: How far the analyst layer and the report look upstream for a wave still in progress (see :func:`dbt_model`).
+ANALYST_DEPTH = 4
 
 
 def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg.AutomationCondition:
@@ -56,7 +59,9 @@ def on_sample_change() -> dg.AutomationCondition:
     return (trigger & _gates()).with_label("on_sample_change")
 
 
-def after_wave(triggered_by: list[dg.AssetKey] | None = None, new_partitions: bool = True) -> dg.AutomationCondition:
+def after_wave(
+    triggered_by: list[dg.AssetKey] | None = None, new_partitions: bool = True, depth: int = GRAPH_DEPTH
+) -> dg.AutomationCondition:
     """Refresh once the wave upstream has settled: changed upstream data (optionally only from ``triggered_by``),
     nothing upstream running, updated since the last tick or about to run, every upstream present and checked.
 
@@ -70,7 +75,7 @@ def after_wave(triggered_by: list[dg.AssetKey] | None = None, new_partitions: bo
     if new_partitions:
         missing = AC.newly_missing() | missing
     trigger = (missing | _changed(same_run=False, only=triggered_by)).since_last_handled()
-    settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated())
+    settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated(), depth)
     return (trigger & settled & _gates()).with_label("after_wave")
 
 
@@ -79,6 +84,18 @@ def with_requested_upstream() -> dg.AutomationCondition:
     is present, idle and checked), so the models a wave changes run in one ``dbt build`` (one run of the dbt
     multi-asset) rather than one layer per tick."""
     return (AC.any_deps_match(AC.will_be_requested()) & _gates()).with_label("with_requested_upstream")
+
+
+def dbt_model(staging: bool) -> dg.AutomationCondition:
+    """The analyst layer, once per wave: a staging model waits for the wave to settle (its Dagster dependencies
+    include the wave's last loads); every model below it joins the run of a requested upstream model, or runs by
+    itself when it is new (a model file added to the project)."""
+    if staging:
+        # Four hops reach a sample's download from a staging model through the wave's last loads (predictions
+        # <- scores <- features <- tables <- raw zips): every stage of a wave is seen without the full depth.
+        return after_wave(depth=ANALYST_DEPTH).with_label("dbt_wave")
+    new = AC.newly_missing().since_last_handled() & _gates()
+    return (with_requested_upstream() | new).with_label("dbt_wave")
 
 
 def with_its_asset() -> dg.AutomationCondition:

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from cms_assets.defs.automation import after_wave, with_requested_upstream
+from cms_assets.defs.automation import dbt_model
 from cms_assets.defs.resources import WarehouseResource
 from cms_assets.defs.transform.project import dbt_project, prepare
 from cms_assets.lib.transform import dbt_env, environment
@@ -50,7 +50,7 @@ class AnalyticsTranslator(DagsterDbtTranslator):
         return layer_of(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return (after_wave() | with_requested_upstream()).with_label("dbt_wave")
+        return dbt_model(staging=layer_of(dbt_resource_props) == "staging")
 
 
 def build_analytics(project: DbtProject) -> dg.AssetsDefinition:
