@@ -21,11 +21,14 @@ AC = dg.AutomationCondition
 
 #: Longest upstream chain before the analyst layer (raw -> beneficiaries -> claims -> features -> model ->
 #: predictions -> warehouse load -> dbt staging), so "anything upstream" of a staging model reaches the site files.
-#: Deeper costs every automation tick dearly (the nested condition is evaluated per path); the dbt models below
-#: staging do not need it: they join their staging models' run (:func:`dbt_model`).
+#: Deeper costs every automation tick dearly (the nested condition is evaluated per path).
 GRAPH_DEPTH = 8
-#: How far the analyst layer and the report look upstream for a wave still in progress (see :func:`dbt_model`).
+#: How far the dbt models look upstream for a wave still in progress (see :func:`dbt_model`); the longest chain
+#: inside the analyst layer is five models (staging -> ... -> risk_adjusted_pmpm), so a pending input is always
+#: within four hops of a model waiting for it.
 ANALYST_DEPTH = 4
+#: The report looks through the whole analyst layer (its longest chain plus one) for models still to be built.
+REPORT_DEPTH = 6
 
 
 def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg.AutomationCondition:
@@ -79,23 +82,14 @@ def after_wave(
     return (trigger & settled & _gates()).with_label("after_wave")
 
 
-def with_requested_upstream() -> dg.AutomationCondition:
-    """For the dbt models below the staging layer: requested whenever a model upstream is (and every other upstream
-    is present, idle and checked), so the models a wave changes run in one ``dbt build`` (one run of the dbt
-    multi-asset) rather than one layer per tick."""
-    return (AC.any_deps_match(AC.will_be_requested()) & _gates()).with_label("with_requested_upstream")
-
-
-def dbt_model(staging: bool) -> dg.AutomationCondition:
-    """The analyst layer, once per wave: a staging model waits for the wave to settle (its Dagster dependencies
-    include the wave's last loads); every model below it joins the run of a requested upstream model, or runs by
-    itself when it is new (a model file added to the project)."""
-    if staging:
-        # Four hops reach a sample's download from a staging model through the wave's last loads (predictions
-        # <- scores <- features <- tables <- raw zips): every stage of a wave is seen without the full depth.
-        return after_wave(depth=ANALYST_DEPTH).with_label("dbt_wave")
-    new = AC.newly_missing().since_last_handled() & _gates()
-    return (with_requested_upstream() | new).with_label("dbt_wave")
+def dbt_model() -> dg.AutomationCondition:
+    """The analyst layer, once per wave: staging models also depend on the wave's last loads (a Dagster dependency,
+    defs/transform), so they wait for the whole wave to settle; each model below runs once its inputs have changed
+    and settled. Every model is built once per wave, layer after layer, never once per sample. Four hops reach a
+    sample's download from a staging model through the last loads (predictions <- scores <- features <- tables <-
+    raw zips); a deeper look costs every tick dearly (the nested condition is evaluated per path). A model file
+    added to the project is built with the next wave."""
+    return after_wave(depth=ANALYST_DEPTH).with_label("dbt_wave")
 
 
 def with_its_asset() -> dg.AutomationCondition:

@@ -24,14 +24,14 @@ def layer_of(props: Mapping[str, Any]) -> str:
 
 
 #: The last loads of a wave. Every staging model also waits for them (a Dagster dependency, not a dbt one), so the
-#: whole analyst layer is rebuilt as one consistent snapshot, in one ``dbt build``, once the wave has settled;
-#: without it, models fed only by the claims would be rebuilt in runs of their own while the model still trains.
+#: analyst layer is rebuilt as one consistent snapshot once the wave has settled; without it, models fed only by
+#: the claims would be rebuilt while the model still trains, and again after the predictions.
 WAVE_END = [dg.AssetKey(["warehouse", "cost_predictions"]), dg.AssetKey(["warehouse", "model_metrics"])]
 
 
 class AnalyticsTranslator(DagsterDbtTranslator):
     """Keys and groups by layer; automation once per wave (the staging models wait for the wave's last loads, the
-    rest of the project joins their run, so one ``dbt build`` covers the wave)."""
+    layers below follow as their inputs change)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -50,7 +50,7 @@ class AnalyticsTranslator(DagsterDbtTranslator):
         return layer_of(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return dbt_model(staging=layer_of(dbt_resource_props) == "staging")
+        return dbt_model()
 
 
 def build_analytics(project: DbtProject) -> dg.AssetsDefinition:
