@@ -8,9 +8,11 @@ Two conditions, both built from Dagster's own operands:
   sample's five tables run in one run); never while an upstream is missing, running, or has a failed blocking
   check.
 - :func:`after_wave` for what sits behind the all-samples model (the model, the predictions, their loads, the dbt
-  models, the report): the same triggers, but held until nothing upstream - transitively, through every sample - is
+  staging models): the same triggers, but held until nothing upstream - transitively, through every sample - is
   running, was updated since the last tick or is about to be requested. Twenty samples arriving together therefore train
   the model once, after the last sample's features, and re-score each sample once, with that model.
+- :func:`with_its_inputs` for the dbt models below staging and the report: they join the run of their inputs, so a
+  wave's analyst layer and report are one run.
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ AC = dg.AutomationCondition
 #: predictions -> warehouse load -> dbt staging), so "anything upstream" of a staging model reaches the site files.
 #: Deeper costs every automation tick dearly (the nested condition is evaluated per path).
 GRAPH_DEPTH = 8
-#: How far the dbt models look upstream for a wave still in progress (see :func:`dbt_model`); the longest chain
-#: inside the analyst layer is five models (staging -> ... -> risk_adjusted_pmpm), so a pending input is always
-#: within four hops of a model waiting for it.
+#: How far the staging models look upstream for a wave still in progress (see :func:`dbt_model`): four hops reach
+#: a sample's download from a staging model through the wave's last loads (predictions <- scores <- features <-
+#: tables <- raw zips).
 ANALYST_DEPTH = 4
-#: The report looks through the whole analyst layer (its longest chain plus one) for models still to be built.
-REPORT_DEPTH = 6
 
 
 def _upstream(condition: dg.AutomationCondition, depth: int = GRAPH_DEPTH) -> dg.AutomationCondition:
@@ -74,22 +74,36 @@ def after_wave(
     ``new_partitions=False`` (predictions) leaves new samples to the retrain they cause. An asset found missing
     on the automation's first evaluation (switched on over existing data) is built too.
     """
-    missing = AC.missing() & AC.initial_evaluation()
+    # The first evaluation resets since_last_handled, so "missing when switched on" stands outside it.
+    changed = _changed(same_run=False, only=triggered_by)
     if new_partitions:
-        missing = AC.newly_missing() | missing
-    trigger = (missing | _changed(same_run=False, only=triggered_by)).since_last_handled()
+        changed = AC.newly_missing() | changed
+    trigger = changed.since_last_handled() | (AC.missing() & AC.initial_evaluation())
     settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated(), depth)
     return (trigger & settled & _gates()).with_label("after_wave")
 
 
-def dbt_model() -> dg.AutomationCondition:
-    """The analyst layer, once per wave: staging models also depend on the wave's last loads (a Dagster dependency,
-    defs/transform), so they wait for the whole wave to settle; each model below runs once its inputs have changed
-    and settled. Every model is built once per wave, layer after layer, never once per sample. Four hops reach a
-    sample's download from a staging model through the last loads (predictions <- scores <- features <- tables <-
-    raw zips); a deeper look costs every tick dearly (the nested condition is evaluated per path). A model file
-    added to the project is built with the next wave."""
-    return after_wave(depth=ANALYST_DEPTH).with_label("dbt_wave")
+def dbt_model(layer: str) -> dg.AutomationCondition:
+    """The analyst layer, once per wave and in one run: the staging models (which also depend on the wave's last
+    loads, defs/transform) wait for the whole wave to settle; every model below joins the tick its inputs are
+    requested in (:func:`with_its_inputs`), so one ``dbt build`` rebuilds the layer instead of one run per layer."""
+    if layer == "staging":
+        return after_wave(depth=ANALYST_DEPTH).with_label("dbt_wave")
+    return with_its_inputs()
+
+
+def with_its_inputs() -> dg.AutomationCondition:
+    """Requested in the same tick as any of its parents, so it rides in their run (dbt models below staging, the
+    report); built alone only when new (a model file added to the project, or automation switched on over a
+    warehouse without it). A parent requested in this tick counts as checked: its blocking checks run in that same
+    run, and a failing one stops this asset there (dbt's build order, and Dagster's for a Python child)."""
+    joined = (AC.newly_missing() | AC.any_deps_match(AC.will_be_requested())).since_last_handled()
+    trigger = joined | (AC.missing() & AC.initial_evaluation())  # the first evaluation resets since_last_handled
+    checked = AC.all_deps_match(
+        AC.will_be_requested() | AC.all_checks_match(AC.check_passed(), blocking_only=True)
+    ).with_label("all_deps_checked_or_requested")
+    gates = ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress() & checked
+    return (trigger & gates).with_label("with_its_inputs")
 
 
 def with_its_asset() -> dg.AutomationCondition:

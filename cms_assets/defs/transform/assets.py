@@ -50,7 +50,7 @@ class AnalyticsTranslator(DagsterDbtTranslator):
         return layer_of(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return dbt_model()
+        return dbt_model(layer_of(dbt_resource_props))
 
 
 def build_analytics(project: DbtProject) -> dg.AssetsDefinition:

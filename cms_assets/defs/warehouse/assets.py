@@ -7,7 +7,7 @@ from contextlib import closing
 
 import dagster as dg
 
-from cms_assets.defs.automation import REPORT_DEPTH, after_wave, on_sample_change
+from cms_assets.defs.automation import after_wave, on_sample_change, with_its_inputs
 from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
 from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager
 from cms_assets.defs.ml.features import FEATURE_CHECKS
@@ -131,7 +131,7 @@ def model_metrics_table(
     deps=[["marts", mart] for mart in MARTS],  # the dbt marts (defs/transform)
     code_version="1",
     pool="warehouse",
-    automation_condition=after_wave(depth=REPORT_DEPTH),  # the marts change only once a wave has settled
+    automation_condition=with_its_inputs(),  # rides in the dbt run that rebuilds the marts
 )
 def insight_report(storage: StorageResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """A static HTML report with charts of the dbt marts (cost, utilization, readmissions, ED visits, diagnoses,
