@@ -1,5 +1,5 @@
 """Shared pytest configuration: one fixtures module per concern (S3, PostgreSQL, Spark, a Spark cluster, site,
-data, browser)."""
+data, browser, the demo)."""
 
 pytest_plugins = [
     "cms_assets_tests.fixtures.s3",
@@ -9,4 +9,5 @@ pytest_plugins = [
     "cms_assets_tests.fixtures.site",
     "cms_assets_tests.fixtures.data",
     "cms_assets_tests.fixtures.browser",
+    "cms_assets_tests.fixtures.demo",
 ]

@@ -1,38 +1,31 @@
 """The README's main command end to end, through a real dagster-daemon: synthetic site -> tables -> features ->
 model -> predictions -> warehouse -> report, every run launched by the sensor or the automation; a second demo
 with unchanged files launches nothing; the UI on the demo's instance lists its runs and the sensor's ticks; then
-the same warehouse jobs against a real PostgreSQL server."""
+the same warehouse jobs against a real PostgreSQL server. The demo runs once per session (fixtures/demo.py);
+test_demo_waves lets the graph run on from it."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.definitions import build_definitions
+from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.demo import demo_env, run_demo
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
 from cms_assets_tests.fixtures.browser import Browser
+from cms_assets_tests.fixtures.demo import DEMO_SAMPLES, DEMO_SCALE, DEMO_SEED
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
-SMALL_GBT = ("8", "4")  # trees, depth: the demo's graph, not the model's quality, is under test here
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("demo")
-    data, home = root / "data", root / "home"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CMS_GBT_TREES", SMALL_GBT[0])  # the daemon's runs inherit it: a smaller model trains faster
-        env.setenv("CMS_GBT_DEPTH", SMALL_GBT[1])
-        assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=1200, port=0) == 0
-    return data, home
 
 
 def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path, Path]) -> None:
@@ -43,7 +36,13 @@ def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path,
         assert [o for o in store.list(layout.features_dir(sample)) if o.key.endswith(".parquet")]
         assert [o for o in store.list(layout.predictions_dir(sample)) if o.key.endswith(".parquet")]
     assert [o for o in store.list(layout.REPORTS) if o.key.endswith(".html")]
-    assert (data / "warehouse.duckdb").exists()
+    wh = Warehouse.from_url(f"duckdb:///{data / 'warehouse.duckdb'}", schema="cms")
+    for sample in (1, 2):
+        for table in WAREHOUSE_SAMPLE_TABLES:
+            assert wh.row_count(table, sample) > 0, (table, sample)
+        with store.open_read(layout.table_file("carrier_claims", sample)) as f:
+            assert wh.row_count("carrier_claims", sample) == pq.ParquetFile(f).metadata.num_rows
+    wh.close()
     with dg.DagsterInstance.from_config(str(home)) as instance:  # the DAGSTER_HOME `make dev` shows
         runs = instance.get_runs()
         assert runs and all(r.is_success for r in runs)
@@ -71,58 +70,64 @@ def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path,
     assert "Unspecified essential hypertension" in page or "Essential hypertension" in page  # named, not bare codes
 
 
-def test_ui_shows_dbt_models_with_lineage_and_checks(
-    demo_run: tuple[Path, Path], browser: Browser, tmp_path: Path
-) -> None:
-    """Each dbt model is an asset with lineage from the warehouse loads, its dbt tests listed as checks."""
-    data, home = demo_run
-    env = demo_env(data, "http://127.0.0.1:9/")
-    with running_webserver(home, env, tmp_path / "webserver.log", daemon=False) as server:
-        staging = f"{server.url}/assets/staging/stg_inpatient_claims?view=lineage"
-        dom = browser.dump_dom(staging)
-        assert "stg_inpatient_claims" in dom and "inpatient_claims" in dom.replace("stg_inpatient_claims", "")
-        assert "Something went wrong" not in dom
-        assert_real_screenshot(browser.screenshot(staging, ARTIFACTS / "dbt_staging_lineage.png"))
-        mart = f"{server.url}/assets/marts/financial_pmpm?view=lineage"
-        dom = browser.dump_dom(mart)
-        assert "int_member_months" in dom and "financial_pmpm" in dom
-        assert_real_screenshot(browser.screenshot(mart, ARTIFACTS / "dbt_mart_lineage.png"))
-        checks = f"{server.url}/assets/marts/financial_pmpm?view=checks"
-        dom = browser.dump_dom(checks)
-        assert "not_null_financial_pmpm" in dom, "the mart's dbt tests are not listed as checks"
-        assert_real_screenshot(browser.screenshot(checks, ARTIFACTS / "dbt_mart_checks.png"))
-        group = f"{server.url}/locations/{server.location}/asset-groups/marts"
-        dom = browser.dump_dom(group)
-        # the group graph renders the nodes in view (a run here showed readmissions but not ed_visits)
-        assert "readmissions" in dom and "Something went wrong" not in dom
-        assert_real_screenshot(browser.screenshot(group, ARTIFACTS / "dbt_marts_group.png"))
-
-
 def test_second_demo_with_unchanged_files_launches_no_run(demo_run: tuple[Path, Path]) -> None:
     data, home = demo_run
     with dg.DagsterInstance.from_config(str(home)) as instance:
         before = instance.get_runs_count()
-    assert run_demo(samples=[1, 2], scale=0.005, seed=3, data=data, home=home, timeout=600, port=0) == 0
+    assert (
+        run_demo(samples=DEMO_SAMPLES, scale=DEMO_SCALE, seed=DEMO_SEED, data=data, home=home, timeout=600, port=0) == 0
+    )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_runs_count() == before
 
 
-def test_ui_lists_the_demo_runs_and_sensor_ticks(demo_run: tuple[Path, Path], browser: Browser, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_ui(demo_run: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One webserver on the demo's instance for the UI tests (the demo is over; no sensor or daemon runs here)."""
     data, home = demo_run
-    env = demo_env(data, "http://127.0.0.1:9/")  # the UI only reads the instance; no sensor runs here
-    with running_webserver(home, env, tmp_path / "webserver.log", daemon=False) as server:  # the demo is over
-        runs_url = f"{server.url}/runs"
-        dom = browser.dump_dom(runs_url)
-        assert "cms_automation" in dom or "__ASSET_JOB" in dom, "the Runs page lists no automation run"
-        assert "Something went wrong" not in dom
-        assert_real_screenshot(browser.screenshot(runs_url, ARTIFACTS / "demo_runs.png"))
-        job_url = f"{server.url}/locations/{server.location}/jobs/sample_refresh_job/runs"
-        dom = browser.dump_dom(job_url)
-        assert "No runs" not in dom and "raw_cms_zips" in dom
-        sensor_url = f"{server.url}/locations/{server.location}/sensors/cms_new_files_sensor"
-        dom = browser.dump_dom(sensor_url)
-        assert "Sensor has never run" not in dom and "Running" in dom
-        assert_real_screenshot(browser.screenshot(sensor_url, ARTIFACTS / "demo_sensor.png"))
+    env = demo_env(data, "http://127.0.0.1:9/")
+    log = tmp_path_factory.mktemp("demo_ui") / "webserver.log"
+    with running_webserver(home, env, log, daemon=False) as server:
+        yield server
+
+
+def test_ui_shows_dbt_models_with_lineage_and_checks(demo_ui: Any, browser: Browser) -> None:
+    """Each dbt model is an asset with lineage from the warehouse loads, its dbt tests listed as checks."""
+    server = demo_ui
+    staging = f"{server.url}/assets/staging/stg_inpatient_claims?view=lineage"
+    dom = browser.dump_dom(staging)
+    assert "stg_inpatient_claims" in dom and "inpatient_claims" in dom.replace("stg_inpatient_claims", "")
+    assert "Something went wrong" not in dom
+    assert_real_screenshot(browser.screenshot(staging, ARTIFACTS / "dbt_staging_lineage.png"))
+    mart = f"{server.url}/assets/marts/financial_pmpm?view=lineage"
+    dom = browser.dump_dom(mart)
+    assert "int_member_months" in dom and "financial_pmpm" in dom
+    assert_real_screenshot(browser.screenshot(mart, ARTIFACTS / "dbt_mart_lineage.png"))
+    checks = f"{server.url}/assets/marts/financial_pmpm?view=checks"
+    dom = browser.dump_dom(checks)
+    assert "not_null_financial_pmpm" in dom, "the mart's dbt tests are not listed as checks"
+    assert_real_screenshot(browser.screenshot(checks, ARTIFACTS / "dbt_mart_checks.png"))
+    group = f"{server.url}/locations/{server.location}/asset-groups/marts"
+    dom = browser.dump_dom(group)
+    # the group graph renders the nodes in view (a run here showed readmissions but not ed_visits)
+    assert "readmissions" in dom and "Something went wrong" not in dom
+    assert_real_screenshot(browser.screenshot(group, ARTIFACTS / "dbt_marts_group.png"))
+
+
+def test_ui_lists_the_demo_runs_and_sensor_ticks(demo_ui: Any, browser: Browser) -> None:
+    server = demo_ui
+    runs_url = f"{server.url}/runs"
+    dom = browser.dump_dom(runs_url)
+    assert "cms_automation" in dom or "__ASSET_JOB" in dom, "the Runs page lists no automation run"
+    assert "Something went wrong" not in dom
+    assert_real_screenshot(browser.screenshot(runs_url, ARTIFACTS / "demo_runs.png"))
+    job_url = f"{server.url}/locations/{server.location}/jobs/sample_refresh_job/runs"
+    dom = browser.dump_dom(job_url)
+    assert "No runs" not in dom and "raw_cms_zips" in dom
+    sensor_url = f"{server.url}/locations/{server.location}/sensors/cms_new_files_sensor"
+    dom = browser.dump_dom(sensor_url)
+    assert "Sensor has never run" not in dom and "Running" in dom
+    assert_real_screenshot(browser.screenshot(sensor_url, ARTIFACTS / "demo_sensor.png"))
 
 
 def test_warehouse_jobs_on_postgres(

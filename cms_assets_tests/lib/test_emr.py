@@ -114,18 +114,20 @@ def test_arguments_round_trip_through_the_entry_parser() -> None:
     assert emr_entry.parse_args(entry_arguments("train", "/t", "/o", [1])).max_fit_rows is None
 
 
-def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+def test_entry_runs_locally_end_to_end(spark, small_generated_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     from dagster_pipes import PipesEnvVarParamsLoader
 
     monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
     monkeypatch.delenv("DAGSTER_PIPES_MESSAGES", raising=False)
     assert not PipesEnvVarParamsLoader().is_dagster_pipes_process()
     out = str(tmp_path)
-    common = ["--tables-root", str(generated_root), "--out-root", out, "--samples", "1"]
+    common = ["--tables-root", str(small_generated_root), "--out-root", out, "--samples", "1"]
     features = emr_entry.main(["--action", "features", *common])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"] == {"1": features["rows"][1]}
     assert features["rows"][1] == spark.read.parquet(f"{out}/{layout.features_dir(1)}").count() > 1000
-    trained = emr_entry.main(["--action", "train", *common, "--model-version", "v-emr"])
+    # a small GBT: the entry point's wiring is under test here, the model's quality in test_model
+    small = ["--gbt-trees", "8", "--gbt-depth", "4"]
+    trained = emr_entry.main(["--action", "train", *common, *small, "--model-version", "v-emr"])
     assert trained["model_version"] == "v-emr" and trained["selected_model"] in trained["temporal_r2"]
     assert (tmp_path / layout.model_dir("v-emr") / "pipeline" / "metadata").is_dir()
     # the same files beside the model as the in-process cost_model asset (warehouse/model_metrics reads metrics)
@@ -141,13 +143,13 @@ def test_entry_runs_locally_end_to_end(spark, generated_root: Path, tmp_path: Pa
     assert scored["rows"] == {1: beneficiaries + holdout}
 
 
-def test_entry_reports_through_pipes(generated_root: Path, tmp_path: Path) -> None:
+def test_entry_reports_through_pipes(small_generated_root: Path, tmp_path: Path) -> None:
     """A real Pipes session: Dagster runs the entry script as a subprocess and receives its materialization."""
 
     @dg.asset(name="beneficiary_features")
     def features_asset(context, pipes: dg.PipesSubprocessClient):  # noqa: ANN001 - dagster resolves annotations
         command = [sys.executable, "-m", "cms_assets.lib.spark.emr_entry", "--action", "features"]
-        command += ["--tables-root", str(generated_root), "--out-root", str(tmp_path), "--samples", "1"]
+        command += ["--tables-root", str(small_generated_root), "--out-root", str(tmp_path), "--samples", "1"]
         return pipes.run(command=command, context=context).get_materialize_result()
 
     result = dg.materialize([features_asset], resources={"pipes": dg.PipesSubprocessClient()})

@@ -16,13 +16,11 @@ import textwrap
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import read_model_info
 from cms_assets.lib.ml.schemas import CURRENT
 from cms_assets.lib.storage import LocalStorage
-from cms_assets_tests.fixtures.spark import generated_tables
 from cms_assets_tests.fixtures.spark_cluster import SparkCluster, _get_json
 
 CLIENT = textwrap.dedent(
@@ -47,26 +45,19 @@ CLIENT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Sample 1 at scale 0.01 (about 1,150 beneficiaries): enough rows for every split, small enough that the
-    cluster's two 1-core executors train all six candidates within the CI budget."""
-    return generated_tables(tmp_path_factory.mktemp("cluster-data"), 1, 0.01)
-
-
 def _task_counts(cluster: SparkCluster) -> dict[str, tuple[str, int]]:
     """Executor id -> (host:port, completed tasks), the driver left out."""
     return {e["id"]: (e["hostPort"], e["completedTasks"]) for e in cluster.executors() if e["id"] != "driver"}
 
 
 def test_features_model_predictions_run_on_the_workers(
-    spark_cluster: SparkCluster, small_root: Path, tmp_path: Path
+    spark_cluster: SparkCluster, small_generated_root: Path, tmp_path: Path
 ) -> None:
     before = _task_counts(spark_cluster)
     assert len(before) == 2, before
     out_root = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-c", CLIENT, spark_cluster.connect_url, str(small_root), str(out_root)],
+        [sys.executable, "-c", CLIENT, spark_cluster.connect_url, str(small_generated_root), str(out_root)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]

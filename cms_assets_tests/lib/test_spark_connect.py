@@ -69,11 +69,11 @@ CLIENT = textwrap.dedent(
 
 
 def test_features_through_spark_connect_equal_local(
-    spark, connect_url: str, generated_root: Path, tmp_path: Path
+    spark, connect_url: str, small_generated_root: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "connect_features"
     done = subprocess.run(
-        [sys.executable, "-c", CLIENT, connect_url, str(generated_root), str(out)],
+        [sys.executable, "-c", CLIENT, connect_url, str(small_generated_root), str(out)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -81,7 +81,7 @@ def test_features_through_spark_connect_equal_local(
     assert report["connect"].startswith("pyspark.sql.connect")
     assert report["partitions"] == "3"  # runtime SQL settings reach the server; JVM ones (driver memory) do not
     remote = spark.read.parquet(str(out))
-    local = build_features(read_tables(spark, str(generated_root), 1))
+    local = build_features(read_tables(spark, str(small_generated_root), 1))
     assert report["rows"] == remote.count() == local.count() > 1000
     assert [(f.name, f.dataType) for f in remote.schema] == [(f.name, f.dataType) for f in local.schema]
     assert remote.exceptAll(local).count() == 0 and local.exceptAll(remote).count() == 0

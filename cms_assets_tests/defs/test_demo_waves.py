@@ -1,12 +1,12 @@
-"""The graph runs itself, with real processes: ``dagster-daemon run`` on workspace.yaml and a fresh DAGSTER_HOME,
-the local CMS mirror over HTTP, the sensor switched on through the ``dagster`` CLI. The test launches no run.
+"""After the demo (``test_demo``: two samples from the site to the report, launched by the sensor and the
+automation alone), the graph keeps running itself on the demo's instance, with real processes: ``dagster-daemon
+run`` on workspace.yaml, the local CMS mirror over HTTP. The test launches no run.
 
-1. One sample on the site: it reaches the warehouse and the report; every dbt model runs once.
-2. A second sample appears: it flows to the warehouse, the model trains once more (once for the wave), the
-   report follows and covers both. In that wave the run worker of a Spark step is killed with -9 while it holds
-   the ``spark`` pool slot: run monitoring marks the run failed and frees the slot, its retry completes the wave,
-   and no pool slot is held afterwards (issue 22).
-3. Sample 1's inpatient file becomes header-only: its table and warehouse rows stay as they were, the run fails
+1. A third sample appears on the site: it flows to the warehouse, the model trains once more (once for the wave),
+   every sample is re-scored with it, the analyst layer and the report follow once. In that wave the run worker of
+   a Spark step is killed with -9 while it holds the ``spark`` pool slot: run monitoring marks the run failed and
+   frees the slot, its retry completes the wave, and no pool slot is held afterwards (issue 22).
+2. Sample 1's inpatient file becomes header-only: its table and warehouse rows stay as they were, the run fails
    naming the file, and nothing downstream runs for that sample.
 """
 
@@ -20,9 +20,8 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from cms_assets.daemon import TEMPLATE, LocalPlatform, prepare_home
+from cms_assets.daemon import LocalPlatform
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.demo import demo_env
 from cms_assets.instance import pid_alive, run_pid
@@ -33,30 +32,16 @@ from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec, Kind
 from cms_assets.lib.versions import sha256_of
 from cms_assets.lib.warehouse.load import Warehouse
+from cms_assets_tests.fixtures.demo import DEMO_SCALE, DEMO_SEED, SMALL_GBT
 from cms_assets_tests.fixtures.site import write_zip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
-SCALE = 0.002
-# Short intervals, and a smaller GBT (the automation is under test, not the model's quality).
-FAST = {
-    "CMS_SENSOR_INTERVAL_SECONDS": "5",
-    "CMS_AUTOMATION_INTERVAL_SECONDS": "3",
-    "CMS_GBT_TREES": "8",
-    "CMS_GBT_DEPTH": "4",
-}
+# Shorter intervals than the demo's, and the demo's smaller GBT (the automation is under test, not the model).
+FAST = {"CMS_SENSOR_INTERVAL_SECONDS": "5", "CMS_AUTOMATION_INTERVAL_SECONDS": "3", **SMALL_GBT}
 SPARK_STEPS = {"beneficiary_features", "cost_model", "cost_predictions"}
 DOWNSTREAM_OF_INPATIENT = ["beneficiary_features", "cost_predictions", "cost_model"] + [
     f"warehouse/{t}" for t in ("inpatient_claims", "beneficiary_features", "cost_predictions")
 ]
-
-
-def _home(path: Path) -> Path:
-    """The project's dagster.yaml with run monitoring polling every 5 s instead of 30 (the test's wall time)."""
-    config = yaml.safe_load(TEMPLATE.read_text())
-    config["run_monitoring"]["poll_interval_seconds"] = 5
-    path.mkdir(parents=True)
-    (path / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return prepare_home(path)
 
 
 def _materializations(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> list:
@@ -131,59 +116,49 @@ def _runs_by_whom(instance: dg.DagsterInstance) -> dict[str, int]:
     return by
 
 
-def test_graph_runs_itself_from_new_files_to_report(tmp_path: Path) -> None:
-    site, data = tmp_path / "site", tmp_path / "data"
-    generate_sample(site, 1, scale=SCALE, seed=5)
-    home = _home(tmp_path / "home")
+def test_graph_runs_on_after_the_demo(demo_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, home = demo_run
+    site = data / "cms_site"
     with CmsMirror(site) as mirror:
         env = {**demo_env(data, mirror.landing_url), **FAST, "CMS_ASSETS_SCRATCH": str(tmp_path / "scratch")}
         with LocalPlatform(home, env) as platform:
-            platform.start_sensor()  # the one thing a user switches on
+            platform.start_sensor()  # still on from the demo; switching it on again is a no-op
             instance = platform.instance
+            assert len(_materializations(instance, "cost_model")) == 1  # the demo's wave
+            assert _dbt_builds(instance) == {1}
 
-            # 1. one sample: from the site to the report
-            first = platform.wait_until_settled(timeout=900, quiet_seconds=15, say=print)
-            assert not first.failed, first.failed
-            assert first.complete, first.line()
-            for table in WAREHOUSE_SAMPLE_TABLES:
-                assert _warehouse_rows(data, table, 1) > 0, table
-            assert _warehouse_rows(data, "carrier_claims", 1) == _parquet_rows(
-                data, layout.table_file("carrier_claims", 1)
-            )
-            assert len(_materializations(instance, "cost_model")) == 1
-            assert len(_materializations(instance, "insight_report")) == 1
-            assert _dbt_builds(instance) == {1}  # every dbt model once in the wave, not once per sample
-            assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
-
-            # 2. a second sample appears on the site; a Spark run is killed with -9 in the middle of its step
-            generate_sample(site, 2, scale=SCALE, seed=5)
+            # 1. a third sample appears on the site; a Spark run is killed with -9 in the middle of its step
+            generate_sample(site, 3, scale=DEMO_SCALE, seed=DEMO_SEED)
             platform.started_at = time.time()
             killed = _kill_a_spark_step(platform, instance)
-            # An automation tick now takes 20-30 s and each dbt layer waits a tick after the one before it:
-            # quiet gaps between layers reach a minute, so "settled" must outlast them.
-            second = platform.wait_until_settled(timeout=1500, quiet_seconds=90, say=print)
+            # An automation tick takes about 10 s, and the analyst layer waits a tick or two after the wave's last
+            # load: "settled" must outlast that gap.
+            second = platform.wait_until_settled(timeout=1500, quiet_seconds=45, say=print)
             assert second.failed == [killed.run_id], second.failed  # only the killed run
             [retry] = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": killed.run_id}))
             assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
             assert _held_slots(instance) == {}
-            assert second.samples == ["sample_01", "sample_02"] and second.complete, second.line()
+            assert second.samples == ["sample_01", "sample_02", "sample_03"] and second.complete, second.line()
             for table in WAREHOUSE_SAMPLE_TABLES:
-                assert _warehouse_rows(data, table, 2) > 0, table
+                assert _warehouse_rows(data, table, 3) > 0, table
+            assert _warehouse_rows(data, "carrier_claims", 3) == _parquet_rows(
+                data, layout.table_file("carrier_claims", 3)
+            )
             models = _materializations(instance, "cost_model")
             assert len(models) == 2  # once per wave
-            assert models[-1].asset_materialization.metadata["samples"].value == [1, 2]
+            assert models[-1].asset_materialization.metadata["samples"].value == [1, 2, 3]
             reports = _materializations(instance, "insight_report")
             assert len(reports) == 2
-            assert _dbt_builds(instance) == {2}  # once more for the second wave
+            assert _dbt_builds(instance) == {2}  # every dbt model once more for the wave, not once per sample
             last_load = max(r.storage_id for r in _materializations(instance, "warehouse/cost_predictions"))
             assert reports[-1].storage_id > last_load  # the report was rendered after every sample's scores
-            for pk in ("sample_01", "sample_02"):  # both samples re-scored by the new model
+            for pk in ("sample_01", "sample_02", "sample_03"):  # every sample re-scored by the new model
                 scored = _materializations(instance, "cost_predictions", pk)[-1]
                 version = models[-1].asset_materialization.metadata["model_version"].value
                 assert scored.asset_materialization.metadata["model_version"].value == version
             assert set(_runs_by_whom(instance)) == {"cms_new_files_sensor", "cms_automation"}
 
-            # 3. sample 1's inpatient file becomes header-only on the site
+            # 2. sample 1's inpatient file becomes header-only on the site
             store = LocalStorage(data)
             table_key = layout.table_file("inpatient_claims", 1)
             table_sha, table_rows = sha256_of(data / table_key), _parquet_rows(data, table_key)
