@@ -49,12 +49,5 @@ select
     cast(mentions as integer) as mentions,
     cast(beneficiaries as integer) as beneficiaries,
     cast(paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
-    row_number() over (
-        partition by year
-        order by paid_amount desc, ccs_category
-    ) as rank_by_paid,
-    row_number() over (
-        partition by year
-        order by events desc, ccs_category
-    ) as rank_by_count
+    {{ yearly_ranks('ccs_category', 'paid_amount', 'events') }}
 from by_category

@@ -41,14 +41,7 @@ select
     cast(by_code.mentions as integer) as mentions,
     cast(by_code.beneficiaries as integer) as beneficiaries,
     cast(by_code.paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
-    row_number() over (
-        partition by by_code.year
-        order by by_code.paid_amount desc, by_code.icd9_code
-    ) as rank_by_paid,
-    row_number() over (
-        partition by by_code.year
-        order by by_code.events desc, by_code.icd9_code
-    ) as rank_by_count
+    {{ yearly_ranks('by_code.icd9_code', 'by_code.paid_amount', 'by_code.events', year='by_code.year') }}
 from by_code
 left join {{ ref('stg_icd9_diagnoses') }} as names
     on by_code.icd9_code = names.icd9_code

@@ -41,12 +41,5 @@ select
     cast(lines as integer) as lines,
     cast(beneficiaries as integer) as beneficiaries,
     cast(paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
-    row_number() over (
-        partition by year
-        order by paid_amount desc, hcpcs_code
-    ) as rank_by_paid,
-    row_number() over (
-        partition by year
-        order by lines desc, hcpcs_code
-    ) as rank_by_count
+    {{ yearly_ranks('hcpcs_code', 'paid_amount', 'lines') }}
 from by_code

@@ -24,12 +24,5 @@ select
     cast(fills as integer) as fills,
     cast(beneficiaries as integer) as beneficiaries,
     cast(paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
-    row_number() over (
-        partition by year
-        order by paid_amount desc, ndc_code
-    ) as rank_by_paid,
-    row_number() over (
-        partition by year
-        order by fills desc, ndc_code
-    ) as rank_by_count
+    {{ yearly_ranks('ndc_code', 'paid_amount', 'fills') }}
 from by_code
