@@ -21,9 +21,9 @@ import dagster as dg
 
 AC = dg.AutomationCondition
 
-#: Longest upstream chain before the analyst layer (raw -> beneficiaries -> claims -> features -> model ->
-#: predictions -> warehouse load -> dbt staging), so "anything upstream" of a staging model reaches the site files.
-#: Deeper costs every automation tick dearly (the nested condition is evaluated per path).
+#: How far :func:`after_wave` looks upstream by default: more than the longest chain above the wave's assets (raw ->
+#: tables -> features -> model -> predictions -> warehouse load), so "anything upstream" reaches the site files; the
+#: nesting ends where the graph does.
 GRAPH_DEPTH = 8
 #: How far the staging models look upstream for a wave still in progress (see :func:`dbt_model`): four hops reach
 #: a sample's download from a staging model through the wave's last loads (predictions <- scores <- features <-
@@ -50,10 +50,18 @@ def _changed(*, same_run: bool, only: list[dg.AssetKey] | None = None) -> dg.Aut
     return deps
 
 
-def _gates() -> dg.AutomationCondition:
-    return (
-        ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress() & AC.all_deps_blocking_checks_passed()
-    )
+def _gates(checked: dg.AutomationCondition | None = None) -> dg.AutomationCondition:
+    """Every upstream present, none running, this asset not running, and ``checked`` (by default: every upstream's
+    blocking checks passed or requested in this tick)."""
+    checked = AC.all_deps_blocking_checks_passed() if checked is None else checked
+    return ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress() & checked
+
+
+def _since_handled(changed: dg.AutomationCondition) -> dg.AutomationCondition:
+    """``changed`` since the asset was last requested or updated, or the asset missing on the first evaluation
+    (automation switched on over existing data). The first evaluation resets since_last_handled, so "missing when
+    switched on" stands outside it."""
+    return changed.since_last_handled() | (AC.missing() & AC.initial_evaluation())
 
 
 def on_sample_change() -> dg.AutomationCondition:
@@ -74,11 +82,10 @@ def after_wave(
     ``new_partitions=False`` (predictions) leaves new samples to the retrain they cause. An asset found missing
     on the automation's first evaluation (switched on over existing data) is built too.
     """
-    # The first evaluation resets since_last_handled, so "missing when switched on" stands outside it.
     changed = _changed(same_run=False, only=triggered_by)
     if new_partitions:
         changed = AC.newly_missing() | changed
-    trigger = changed.since_last_handled() | (AC.missing() & AC.initial_evaluation())
+    trigger = _since_handled(changed)
     settled = ~_upstream(AC.in_progress() | AC.will_be_requested() | AC.newly_updated(), depth)
     return (trigger & settled & _gates()).with_label("after_wave")
 
@@ -97,13 +104,11 @@ def with_its_inputs() -> dg.AutomationCondition:
     report); built alone only when new (a model file added to the project, or automation switched on over a
     warehouse without it). A parent requested in this tick counts as checked: its blocking checks run in that same
     run, and a failing one stops this asset there (dbt's build order, and Dagster's for a Python child)."""
-    joined = (AC.newly_missing() | AC.any_deps_match(AC.will_be_requested())).since_last_handled()
-    trigger = joined | (AC.missing() & AC.initial_evaluation())  # the first evaluation resets since_last_handled
+    trigger = _since_handled(AC.newly_missing() | AC.any_deps_match(AC.will_be_requested()))
     checked = AC.all_deps_match(
         AC.will_be_requested() | AC.all_checks_match(AC.check_passed(), blocking_only=True)
     ).with_label("all_deps_checked_or_requested")
-    gates = ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress() & checked
-    return (trigger & gates).with_label("with_its_inputs")
+    return (trigger & _gates(checked)).with_label("with_its_inputs")
 
 
 def with_its_asset() -> dg.AutomationCondition:
