@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.daemon import LocalPlatform
@@ -31,8 +30,7 @@ from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec, Kind
 from cms_assets.lib.versions import sha256_of
-from cms_assets.lib.warehouse.load import Warehouse
-from cms_assets_tests.fixtures.demo import DEMO_SCALE, DEMO_SEED, SMALL_GBT
+from cms_assets_tests.fixtures.demo import DEMO_SCALE, DEMO_SEED, SMALL_GBT, parquet_rows, warehouse_rows
 from cms_assets_tests.fixtures.site import write_zip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -52,18 +50,6 @@ def _materializations(instance: dg.DagsterInstance, key: str, partition: str | N
         limit=1000,
     ).records
     return sorted(records, key=lambda r: r.storage_id)
-
-
-def _warehouse_rows(data: Path, table: str, sample: int) -> int:
-    wh = Warehouse.from_url(f"duckdb:///{data / 'warehouse.duckdb'}", schema="cms")
-    try:
-        return wh.row_count(table, sample)
-    finally:
-        wh.close()
-
-
-def _parquet_rows(data: Path, key: str) -> int:
-    return pq.ParquetFile(data / key).metadata.num_rows
 
 
 def _kill_a_spark_step(platform: LocalPlatform, instance: dg.DagsterInstance) -> dg.DagsterRun:
@@ -140,8 +126,8 @@ def test_graph_runs_on_after_the_demo(demo_run: tuple[Path, Path], tmp_path: Pat
             assert _held_slots(instance) == {}
             assert second.samples == ["sample_01", "sample_02", "sample_03"] and second.complete, second.line()
             for table in WAREHOUSE_SAMPLE_TABLES:
-                assert _warehouse_rows(data, table, 3) > 0, table
-            assert _warehouse_rows(data, "carrier_claims", 3) == _parquet_rows(
+                assert warehouse_rows(data, table, 3) > 0, table
+            assert warehouse_rows(data, "carrier_claims", 3) == parquet_rows(
                 data, layout.table_file("carrier_claims", 3)
             )
             models = _materializations(instance, "cost_model")
@@ -161,8 +147,8 @@ def test_graph_runs_on_after_the_demo(demo_run: tuple[Path, Path], tmp_path: Pat
             # 2. sample 1's inpatient file becomes header-only on the site
             store = LocalStorage(data)
             table_key = layout.table_file("inpatient_claims", 1)
-            table_sha, table_rows = sha256_of(data / table_key), _parquet_rows(data, table_key)
-            loaded = _warehouse_rows(data, "inpatient_claims", 1)
+            table_sha, table_rows = sha256_of(data / table_key), parquet_rows(data, table_key)
+            loaded = warehouse_rows(data, "inpatient_claims", 1)
             before = {k: len(_materializations(instance, k, "sample_01")) for k in DOWNSTREAM_OF_INPATIENT[:2]}
             before_wh = {k: len(_materializations(instance, k, "sample_01")) for k in DOWNSTREAM_OF_INPATIENT[3:]}
             models_before = len(_materializations(instance, "cost_model"))
@@ -178,9 +164,9 @@ def test_graph_runs_on_after_the_demo(demo_run: tuple[Path, Path], tmp_path: Pat
                 if e.dagster_event and e.dagster_event.step_failure_data.error
             ]
             assert any(spec.zip_name in m and "rows_positive" in m for m in messages), messages
-            assert sha256_of(data / table_key) == table_sha and _parquet_rows(data, table_key) == table_rows
+            assert sha256_of(data / table_key) == table_sha and parquet_rows(data, table_key) == table_rows
             assert store.exists(table_key)
-            assert _warehouse_rows(data, "inpatient_claims", 1) == loaded
+            assert warehouse_rows(data, "inpatient_claims", 1) == loaded
             assert {k: len(_materializations(instance, k, "sample_01")) for k in before} == before
             assert {k: len(_materializations(instance, k, "sample_01")) for k in before_wh} == before_wh
             assert len(_materializations(instance, "cost_model")) == models_before
