@@ -1,5 +1,7 @@
 # The two fresh-machine commands are `make demo` and `make test` (README). Both create .venv on first use.
 VENV ?= .venv
+# Two pytest workers (pytest-xdist): the daemon tests on one, everything else beside them on the other.
+PYTEST_WORKERS ?= 2
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
@@ -18,7 +20,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(ARGS)
 
 dev: $(BIN)/.installed
 	$(BIN)/cms-assets dev $(ARGS)

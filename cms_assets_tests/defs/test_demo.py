@@ -23,9 +23,16 @@ from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
 from cms_assets_tests.fixtures.browser import Browser
-from cms_assets_tests.fixtures.demo import DEMO_SAMPLES, DEMO_SCALE, DEMO_SEED, parquet_rows, warehouse_rows
+from cms_assets_tests.fixtures.demo import (
+    DAEMON_GROUP,
+    DEMO_SAMPLES,
+    DEMO_SCALE,
+    DEMO_SEED,
+    parquet_rows,
+    warehouse_rows,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.xdist_group(DAEMON_GROUP)]
 
 
 def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path, Path]) -> None:

@@ -30,10 +30,10 @@ from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec, Kind
 from cms_assets.lib.versions import sha256_of
-from cms_assets_tests.fixtures.demo import DEMO_SCALE, DEMO_SEED, SMALL_GBT, parquet_rows, warehouse_rows
+from cms_assets_tests.fixtures.demo import DAEMON_GROUP, DEMO_SCALE, DEMO_SEED, SMALL_GBT, parquet_rows, warehouse_rows
 from cms_assets_tests.fixtures.site import write_zip
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.xdist_group(DAEMON_GROUP)]
 # Shorter intervals than the demo's, and the demo's smaller GBT (the automation is under test, not the model).
 FAST = {"CMS_SENSOR_INTERVAL_SECONDS": "5", "CMS_AUTOMATION_INTERVAL_SECONDS": "3", **SMALL_GBT}
 SPARK_STEPS = {"beneficiary_features", "cost_model", "cost_predictions"}

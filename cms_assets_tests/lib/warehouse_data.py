@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import math
 import re
+import tempfile
 
 import numpy as np
 import pyarrow as pa
@@ -253,5 +254,7 @@ def build_marts(wh: Warehouse, url: str, command: str = "run") -> None:
     for ref in REFERENCE_TABLES.values():
         wh.replace_table(ref.name, ref.read())
     wh.close()  # DuckDB: one writing process at a time, and dbt is another process
-    done = run_dbt([command], url, wh.schema, check=False)
+    with tempfile.TemporaryDirectory(prefix="dbt-") as work:  # never the project's target/ (tests run side by side)
+        args = [command, "--target-path", f"{work}/target", "--log-path", f"{work}/logs"]
+        done = run_dbt(args, url, wh.schema, check=False)
     assert done.returncode == 0, done.stdout[-6000:]
