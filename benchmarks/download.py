@@ -23,11 +23,11 @@ from pathlib import Path
 import requests
 
 from cms_assets.lib.site.download import download_file
-from cms_assets.lib.site.mirror import CmsMirror, FaultPlan
 from cms_assets.lib.site.scraper import CmsSite, RemoteFile
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec, member_name
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.mirror import CmsMirror, FaultPlan
 
 
 def _peak_mb() -> float:

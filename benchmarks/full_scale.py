@@ -131,7 +131,7 @@ def parquet_rows(root: Path) -> int:
 
 def generate_site(site: Path, samples: list[int], scale: float, seed: int) -> float:
     """The CMS zips of ``samples`` (each generated once per site directory); returns the seconds spent."""
-    from cms_assets.lib.generate import generate_sample
+    from cms_assets.sim.generate import generate_sample
 
     started = time.monotonic()
     site.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def run_pipeline(
     samples: int, site: Path, data: Path, say: Callable[[str], None], model_curve: list[int] | None = None
 ) -> list[Stage]:
     """Every stage for samples 1..``samples`` into a fresh ``data``, measured; the site must hold those zips."""
-    from cms_assets.lib.site.mirror import CmsMirror
+    from cms_assets.sim.mirror import CmsMirror
 
     if data.exists() and any(data.iterdir()):
         raise SystemExit(f"{data} is not empty: the benchmark needs a fresh data directory per run")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 
-from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.ingest.zipfiles import open_member
+from cms_assets.sim.generate import generate_sample
 
 TARGET_SECONDS = 600.0
 TARGET_RSS = 2 << 30

@@ -155,7 +155,7 @@ def ensure_sample(raw: Path, sample: int, scale: float, seed: int) -> float:
     if all((raw / s.zip_name).exists() for s in specs):
         print(f"reusing sample {sample} in {raw}")
         return 0.0
-    from cms_assets.lib.generate import generate_sample
+    from cms_assets.sim.generate import generate_sample
 
     started = time.perf_counter()
     generate_sample(raw, sample, scale=scale, seed=seed)

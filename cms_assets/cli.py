@@ -23,7 +23,7 @@ def _samples(text: str) -> list[int]:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from cms_assets.lib.generate import generate
+    from cms_assets.sim.generate import generate
 
     written = generate(Path(args.out), args.samples, scale=args.scale, seed=args.seed, quirks=not args.no_quirks)
     for sample, paths in written.items():
@@ -32,7 +32,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_mirror(args: argparse.Namespace) -> int:
-    from cms_assets.lib.site.mirror import serve_mirror
+    from cms_assets.sim.mirror import serve_mirror
 
     serve_mirror(
         Path(args.dir), host=args.host, port=args.port, downloads_port=args.downloads_port or args.port + 1,

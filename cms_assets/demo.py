@@ -30,7 +30,7 @@ def _say(msg: str) -> None:
 
 def _generate_site(site_dir: Path, samples: list[int], scale: float, seed: int) -> None:
     """Generate once per (samples, scale, seed); reruns reuse the zips so nothing changes on the site."""
-    from cms_assets.lib.generate import generate_sample
+    from cms_assets.sim.generate import generate_sample
 
     stamp_path = site_dir / ".generated.json"
     stamps = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
@@ -63,7 +63,7 @@ def run_demo(
     ``port`` 0 serves the mirror on free ports (tests); the default is the fixed port ``make dev`` serves too.
     """
     from cms_assets.daemon import LocalPlatform, prepare_home
-    from cms_assets.lib.site.mirror import CmsMirror
+    from cms_assets.sim.mirror import CmsMirror
 
     started = time.monotonic()
     data = data.resolve()
@@ -217,8 +217,8 @@ def _failure(instance: Any, run_id: str) -> str:
 
 
 def _summary(data: Path, env: dict[str, str], seconds: float, home: Path) -> None:
-    from cms_assets.defs.resources import resources_for
     from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
+    from cms_assets.defs.wiring import resources_for
     from cms_assets.lib import layout
     from cms_assets.lib.ml.artifacts import read_latest
 

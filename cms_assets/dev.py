@@ -30,7 +30,7 @@ def run_dev(data: Path, home: Path, source: str = "auto") -> int:
     env = {**os.environ, "DAGSTER_HOME": str(prepare_home(home))}
     with ExitStack() as stack:
         if use_demo:
-            from cms_assets.lib.site.mirror import CmsMirror
+            from cms_assets.sim.mirror import CmsMirror
 
             mirror = stack.enter_context(CmsMirror(site, port=DEMO_PORT, downloads_port=DEMO_PORT + 1))
             env.update(demo_env(data, mirror.landing_url))

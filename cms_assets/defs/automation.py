@@ -115,3 +115,19 @@ def with_its_asset() -> dg.AutomationCondition:
     """For a check: requested whenever its asset is, so a downstream asset that waits for the check
     (``all_deps_blocking_checks_passed``) can join the same run and be stopped there if the check fails."""
     return AC.any_deps_match(AC.will_be_requested()).with_label("with_its_asset")
+
+
+def automation_sensor(minimum_interval_seconds: int = 30) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset's automation condition; on by default, so switching on the CMS sensor (or
+    materializing raw_cms_zips by hand) is all a user does. Built where the definitions are assembled, with the
+    deployment's interval."""
+    return dg.AutomationConditionSensorDefinition(
+        "cms_automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=minimum_interval_seconds,
+        # Runs per sample, never a backfill: when two samples are requested in one tick, a backfill takes the
+        # assets and leaves their partitioned checks to runs of their own, which then check files not yet built.
+        emit_backfills=False,
+        description="Declarative Automation for the whole graph: per-sample refreshes and once-per-wave retrains.",
+    )

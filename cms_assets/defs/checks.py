@@ -1,9 +1,14 @@
-"""Asset checks per partition, shared by the asset definitions: specs from plain check functions, results with
-the partition in their metadata, and the "checks only" case (a run that selected the checks, not the asset)."""
+"""Per-sample assets with checks, shared by the asset definitions: the decorator (:func:`sample_asset`: one spec
+partitioned by sample with its partitioned checks), check specs from plain check functions, results with the
+partition in their metadata, and the body (:func:`build_or_recheck`: build, or in a run that selected only the
+checks, re-check what is published)."""
+
+from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 import dagster as dg
 
@@ -62,6 +67,57 @@ def check_results(
         )
 
 
-def checks_only(context: dg.AssetExecutionContext, asset: str | list[str]) -> bool:
-    """True when the run selected this asset's checks but not the asset: re-check what is published."""
-    return dg.AssetKey(asset) not in context.selected_asset_keys
+def sample_asset(
+    key: str | list[str],
+    *,
+    description: str,
+    group: str,
+    kinds: set[str],
+    deps: Iterable[dg.CoercibleToAssetDep],
+    automation: dg.AutomationCondition,
+    checks: Mapping[str, Callable[..., CheckOutcome]],
+    warn: AbstractSet[str] = frozenset(),
+    automated_checks: bool = True,
+    metadata: Mapping[str, Any] | None = None,
+    io_manager_key: str | None = None,
+    code_version: str = "1",
+    **multi_asset: Any,
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The decorator of a per-sample asset and its checks: one spec partitioned by sample, skippable (a run may
+    select only the checks), subsettable, with the checks of :func:`partition_check_specs`; ``multi_asset`` passes
+    on (``ins``, ``pool``). The op is named after the key (``warehouse/x`` -> ``warehouse__x``)."""
+    asset_key = dg.AssetKey(key)
+    spec = dg.AssetSpec(
+        asset_key,
+        description=description,
+        partitions_def=cms_sample,
+        group_name=group,
+        kinds=kinds,
+        deps=list(deps),
+        code_version=code_version,
+        automation_condition=automation,
+        metadata=dict(metadata or {}),
+        skippable=True,
+    )
+    return dg.multi_asset(
+        name="__".join(asset_key.path),
+        specs=[spec.with_io_manager_key(io_manager_key) if io_manager_key else spec],
+        check_specs=partition_check_specs(asset_key.path, checks, warn, automated_checks),
+        can_subset=True,
+        **multi_asset,
+    )
+
+
+def build_or_recheck(
+    context: dg.AssetExecutionContext,
+    asset: str | list[str],
+    build: Callable[[], Iterator[Any]],
+    recheck: Callable[[], Mapping[str, CheckOutcome]],
+    warn: AbstractSet[str] = frozenset(),
+) -> Iterator[Any]:
+    """The body of a :func:`sample_asset`: ``build()`` (the materialization and its check results), or, in a run
+    that selected the checks but not the asset, the checks re-run on what is published (``recheck()``)."""
+    if dg.AssetKey(asset) in context.selected_asset_keys:
+        yield from build()
+    else:
+        yield from check_results(asset, context.partition_key, recheck(), warn)

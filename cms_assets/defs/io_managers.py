@@ -207,13 +207,16 @@ class SparkIOManager(_PartitionedStorageIO):
         return self.read(prefixes)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:  # EMR wrote it; the asset recorded the materialization
+        if obj is None:  # published already (the Spark engines publish with :meth:`publish`)
             return
-        asset, partition_key = context.asset_key.path[-1], context.partition_key
+        context.add_output_metadata(self.publish(obj, context.asset_key.path[-1], context.partition_key))
+
+    def publish(self, df: Any, asset: str, partition_key: str) -> dict[str, Any]:
+        """Write ``df`` as ``asset``'s partition and publish it; the metadata of what was published."""
         started = time.monotonic()
-        self.write(obj, partition_location(asset, partition_key))
+        self.write(df, partition_location(asset, partition_key))
         seconds = round(time.monotonic() - started, 2)  # Spark is lazy: this is the whole computation
-        context.add_output_metadata({**self.describe(asset, partition_key), "seconds": seconds})
+        return {**self.describe(asset, partition_key), "seconds": seconds}
 
     def write(self, df: Any, prefix: str) -> None:
         """Write ``df`` and publish it at ``prefix`` (old files replaced only once the new set is complete)."""

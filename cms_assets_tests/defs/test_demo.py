@@ -24,13 +24,13 @@ from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets_tests.defs.test_ui import ARTIFACTS, assert_real_screenshot, running_webserver
 from cms_assets_tests.fixtures.browser import Browser
 from cms_assets_tests.fixtures.demo import (
-    DAEMON_GROUP,
     DEMO_SAMPLES,
     DEMO_SCALE,
     DEMO_SEED,
     parquet_rows,
     warehouse_rows,
 )
+from cms_assets_tests.groups import DAEMON_GROUP
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.xdist_group(DAEMON_GROUP)]
 

@@ -25,13 +25,14 @@ from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.demo import demo_env
 from cms_assets.instance import pid_alive, run_pid
 from cms_assets.lib import layout
-from cms_assets.lib.generate import generate_sample
-from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec, Kind
 from cms_assets.lib.versions import sha256_of
-from cms_assets_tests.fixtures.demo import DAEMON_GROUP, DEMO_SCALE, DEMO_SEED, SMALL_GBT, parquet_rows, warehouse_rows
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.mirror import CmsMirror
+from cms_assets_tests.fixtures.demo import DEMO_SCALE, DEMO_SEED, SMALL_GBT, parquet_rows, warehouse_rows
 from cms_assets_tests.fixtures.site import write_zip
+from cms_assets_tests.groups import DAEMON_GROUP
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.xdist_group(DAEMON_GROUP)]
 # Shorter intervals than the demo's, and the demo's smaller GBT (the automation is under test, not the model).

@@ -23,8 +23,9 @@ from dagster_pipes import PIPES_METADATA_TYPE_INFER, PIPES_PROTOCOL_VERSION, PIP
 
 from cms_assets.defs.ml.features import beneficiary_features
 from cms_assets.defs.ml.model import CostModelConfig, cost_model, cost_predictions
-from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource, resources_for, with_io_managers
+from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
 from cms_assets.defs.tables.assets import table_assets
+from cms_assets.defs.wiring import resources_for, with_io_managers
 from cms_assets.lib import layout
 from cms_assets.lib.ml.artifacts import LATEST_MODEL_KEY, chart_key
 from cms_assets.lib.ml.schemas import FEATURE_SCHEMA

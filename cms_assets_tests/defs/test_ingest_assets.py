@@ -9,11 +9,12 @@ import dagster as dg
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource, with_io_managers
+from cms_assets.defs.resources import CmsSiteResource, StorageResource
 from cms_assets.defs.tables.assets import table_assets
-from cms_assets.lib.generate import generate_sample
-from cms_assets.lib.site.mirror import CmsMirror
+from cms_assets.defs.wiring import with_io_managers
 from cms_assets.lib.synpuf.names import files_for_sample
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.mirror import CmsMirror
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 
 from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager, partition_location
 from cms_assets.defs.partitions import cms_sample
-from cms_assets.defs.resources import SparkResource, StorageResource, with_io_managers
+from cms_assets.defs.resources import SparkResource, StorageResource
+from cms_assets.defs.wiring import with_io_managers
 from cms_assets.lib.publish import POINTER, published_keys
 from cms_assets.lib.storage import Storage
 from cms_assets_tests.fixtures.s3 import S3Server
@@ -274,7 +275,7 @@ def test_missing_partition_names_its_location(spark: Any, storage_resource: Stor
 
 
 def test_io_managers_are_in_every_deployment() -> None:
-    from cms_assets.defs.resources import resources_for
+    from cms_assets.defs.wiring import resources_for
 
     for deployment in ("local", "test"):
         resources = resources_for(deployment, {})

@@ -18,18 +18,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource, with_io_managers
+from cms_assets.defs.resources import CmsSiteResource, StorageResource
 from cms_assets.defs.tables.assets import table_assets
+from cms_assets.defs.wiring import with_io_managers
 from cms_assets.lib import layout
-from cms_assets.lib.generate import generate
 from cms_assets.lib.ingest.checks import WARN_CHECKS
 from cms_assets.lib.ingest.zipfiles import open_member
 from cms_assets.lib.site.download import read_manifest
-from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec, files_for_sample
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.sim.generate import generate
+from cms_assets.sim.mirror import CmsMirror
 from cms_assets_tests.lib.test_convert import _as_csv_text
 
 SAMPLES = (1, 11)

@@ -10,14 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource, WarehouseResource, with_io_managers
+from cms_assets.defs.resources import CmsSiteResource, StorageResource, WarehouseResource
 from cms_assets.defs.tables.assets import table_assets
 from cms_assets.defs.warehouse.assets import warehouse_sample_assets
+from cms_assets.defs.wiring import with_io_managers
 from cms_assets.lib import layout
-from cms_assets.lib.generate import generate_sample
-from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.synpuf.names import FileSpec, Kind
 from cms_assets.lib.versions import sha256_of
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.mirror import CmsMirror
 from cms_assets_tests.fixtures.site import write_zip
 
 PK = "sample_03"

@@ -8,11 +8,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cms_assets.defs.ingest.sensor import cms_new_files_sensor, weekly_cms_refresh
+from cms_assets.defs.ingest.sensor import build_cms_sensor, weekly_cms_refresh
 from cms_assets.defs.resources import CmsSiteResource, StorageResource
-from cms_assets.lib.generate import generate_sample
-from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.synpuf.names import FileSpec, Kind
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.mirror import CmsMirror
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def site_dir(tmp_path: Path) -> Path:
 def _evaluate(instance: dg.DagsterInstance, url: str, cursor: str | None) -> dg.SensorResult:
     resources = {"cms_site": CmsSiteResource(landing_url=url, retries=1)}
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
-        result = cms_new_files_sensor(context)
+        result = build_cms_sensor()(context)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result

@@ -33,8 +33,9 @@ RUN = textwrap.dedent(
     import dagster as dg
     from cms_assets.defs.ml.features import beneficiary_features
     from cms_assets.defs.ml.model import cost_model
-    from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource, with_io_managers
+    from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
     from cms_assets.defs.tables.assets import table_assets
+    from cms_assets.defs.wiring import with_io_managers
 
     data, scratch, name, partition = sys.argv[1:5]
     resources = with_io_managers({

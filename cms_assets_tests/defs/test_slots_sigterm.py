@@ -26,8 +26,9 @@ RUN = textwrap.dedent(
     import sys
     import dagster as dg
     from cms_assets.defs.ml.features import beneficiary_features
-    from cms_assets.defs.resources import SparkResource, StorageResource, with_io_managers
+    from cms_assets.defs.resources import SparkResource, StorageResource
     from cms_assets.defs.tables.assets import table_assets
+    from cms_assets.defs.wiring import with_io_managers
 
     storage = StorageResource(url=sys.argv[1], scratch_dir=sys.argv[2])
     resources = with_io_managers({"storage": storage, "spark": SparkResource()})

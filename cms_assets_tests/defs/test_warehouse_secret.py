@@ -18,8 +18,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from cms_assets.defs.resources import WarehouseResource, resources_for
+from cms_assets.defs.resources import WarehouseResource
 from cms_assets.defs.warehouse.assets import build_warehouse_asset
+from cms_assets.defs.wiring import resources_for
 from cms_assets_tests.fixtures.spark import write_tables
 
 BENE = "00013D2EFD8E45D1"

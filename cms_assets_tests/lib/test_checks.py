@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from cms_assets.lib import layout
-from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.ingest import checks
 from cms_assets.lib.ingest.convert import convert_table
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec, files_for_sample
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.sim.generate import generate_sample
 from cms_assets_tests.lib.ingest_data import BENE_A, BENE_B, row, sample_files
 
 BENE = TABLES[Kind.BENEFICIARY]

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.ingest.convert import ConvertResult, IngestError, convert_table
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec, files_for_sample
 from cms_assets.lib.synpuf.tables import TABLES, Kind, TableSpec
+from cms_assets.sim.generate import generate_sample
 from cms_assets_tests.lib.ingest_data import (
     BENE_A,
     BENE_B,

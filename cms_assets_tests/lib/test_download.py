@@ -12,12 +12,12 @@ import pytest
 
 from cms_assets.lib import layout
 from cms_assets.lib.site.download import DownloadError, download_file, download_sample, read_manifest
-from cms_assets.lib.site.mirror import CmsMirror, FaultPlan
 from cms_assets.lib.site.scraper import CmsSite, RemoteFile
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.mirror import CmsMirror, FaultPlan
 from cms_assets_tests.fixtures.site import write_bad_crc_zip, write_sample_zips, write_zip
 
 SAMPLE = 4
@@ -220,7 +220,7 @@ def test_files_of_another_sample_are_refused(root: Path, storage, tmp_path: Path
 
 def test_generator_output_end_to_end_with_quirks(tmp_path: Path, storage, mirror_factory) -> None:
     """The generator's real zips, behind the quirky mirror: scrape, download, verify, byte-identical."""
-    from cms_assets.lib.generate import generate
+    from cms_assets.sim.generate import generate
 
     root = tmp_path / "generated"
     generate(root, [1, 20], scale=0.001, seed=3)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cms_assets.defs.resources import StorageResource, production_spark
+from cms_assets.defs.resources import StorageResource
+from cms_assets.defs.wiring import production_spark
 from cms_assets.lib import layout
 from cms_assets.lib.spark.emr_package import ENTRY_NAME, ZIP_NAME, build_package, build_zip, package_root
 from cms_assets.lib.storage import LocalStorage

@@ -14,11 +14,11 @@ from cms_assets.lib import layout
 from cms_assets.lib.ingest.convert import IngestError, convert_table
 from cms_assets.lib.ingest.zipfiles import CorruptZipError, verify_zip
 from cms_assets.lib.site.download import DownloadError, download_sample
-from cms_assets.lib.site.mirror import LOGIN_PAGE, FaultPlan
 from cms_assets.lib.site.scraper import CmsSite
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.sim.mirror import LOGIN_PAGE, FaultPlan
 from cms_assets_tests.fixtures.site import write_sample_zips, write_zip
 
 SAMPLE = 4

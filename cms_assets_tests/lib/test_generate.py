@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from cms_assets.lib.generate import generate_sample
-from cms_assets.lib.generate.writer import CsvZipWriter
 from cms_assets.lib.synpuf import columns as c
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.generate.writer import CsvZipWriter
 from cms_assets_tests.fixtures.data import GENERATED_SAMPLES
 
 YEARS = (2008, 2009, 2010)

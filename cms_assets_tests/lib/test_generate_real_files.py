@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.synpuf import columns as c
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.generate import generate_sample
 from cms_assets_tests.lib.test_generate import Sample
 
 SCALE = 0.05  # about 5,800 beneficiaries and 237,000 carrier rows

@@ -9,10 +9,10 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-from cms_assets.lib.site.mirror import CmsMirror, FaultPlan
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.mirror import CmsMirror, FaultPlan
 from cms_assets_tests.fixtures.site import write_sample_zips, write_zip
 
 PDE_2 = FileSpec(Kind.PDE, 2)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cms_assets.lib.site.mirror import SAMPLE20_QUIRK_PATH, CmsMirror, FaultPlan
 from cms_assets.lib.site.scraper import USER_AGENT, CmsSite, MissingFilesError, SamplePage, SiteError
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.mirror import SAMPLE20_QUIRK_PATH, CmsMirror, FaultPlan
 from cms_assets_tests.fixtures.site import SITE_SAMPLES, write_sample_zips
 
 BENE_1_2010 = FileSpec(Kind.BENEFICIARY, 1, year=2010)

@@ -11,11 +11,11 @@ import pytest
 
 from cms_assets.lib import layout
 from cms_assets.lib.site.download import DiskFullError, DownloadError, TransferLimits, download_file, download_sample
-from cms_assets.lib.site.mirror import FaultPlan
 from cms_assets.lib.site.scraper import CmsSite, RedirectLoopError
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.mirror import FaultPlan
 from cms_assets_tests.fixtures.site import write_sample_zips, write_zip
 
 SAMPLE = 4

@@ -17,7 +17,8 @@ import pytest
 from cms_assets.lib import layout
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.transform import layer_schema
-from cms_assets.lib.warehouse.load import LoadError, ParquetSource, Warehouse, partition_keys
+from cms_assets.lib.warehouse.load import Warehouse, partition_keys
+from cms_assets.lib.warehouse.sources import LoadError, ParquetSource
 from cms_assets_tests.lib.warehouse_data import beneficiaries, build_marts, metrics, write_parquet, write_sample
 
 BACKENDS = ["duckdb", "postgresql"]

@@ -16,8 +16,9 @@ from cms_assets.lib import layout
 from cms_assets.lib.ml.schemas import FEATURE_SCHEMA
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf.tables import TABLES, Kind
-from cms_assets.lib.warehouse.load import LoadError, ParquetSource, Warehouse
+from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets.lib.warehouse.schema import WAREHOUSE_TABLES, build_metadata, ddl, sql_type
+from cms_assets.lib.warehouse.sources import LoadError, ParquetSource
 from cms_assets_tests.lib.warehouse_data import beneficiaries, write_parquet
 
 PASSWORD = "Sup3r-Secret-pw"

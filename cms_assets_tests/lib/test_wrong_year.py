@@ -13,15 +13,16 @@ import dagster as dg
 import pytest
 
 from cms_assets.defs.ingest.raw_zips import raw_cms_zips
-from cms_assets.defs.resources import CmsSiteResource, StorageResource, with_io_managers
+from cms_assets.defs.resources import CmsSiteResource, StorageResource
 from cms_assets.defs.tables.assets import table_assets
+from cms_assets.defs.wiring import with_io_managers
 from cms_assets.lib import layout
-from cms_assets.lib.generate import generate_sample
 from cms_assets.lib.ingest import checks
-from cms_assets.lib.site.mirror import CmsMirror
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import TABLES, Kind
+from cms_assets.sim.generate import generate_sample
+from cms_assets.sim.mirror import CmsMirror
 from cms_assets_tests.lib.ingest_data import BENE_A, BENE_B, row
 from cms_assets_tests.lib.test_checks import crafted, publish
 

@@ -150,7 +150,7 @@ def test_stream_raises_while_reading(tmp_path: Path) -> None:
 
 def write_deflate64_zip(path: Path, member: str, chunks: list[bytes] | bytes) -> Path:
     """A Deflate64 (method 9) zip through the generator's writer, which Info-ZIP's unzip reads (test_generate_...)."""
-    from cms_assets.lib.generate.writer import Deflate64Member
+    from cms_assets.sim.generate.writer import Deflate64Member
 
     zm = Deflate64Member(open(path, "wb"), member)
     for chunk in [chunks] if isinstance(chunks, bytes) else chunks:

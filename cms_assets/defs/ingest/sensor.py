@@ -1,4 +1,5 @@
-"""cms_new_files_sensor and the weekly schedule: notice new or changed CMS files and download those samples.
+"""cms_new_files_sensor (built by :func:`build_cms_sensor` where the definitions are assembled, with the
+deployment's interval) and the weekly schedule: notice new or changed CMS files and download those samples.
 
 The sensor only downloads (``sample_refresh_job`` = ``raw_cms_zips``); Declarative Automation takes the sample
 from there to the report. Its cursor holds, per sample, the fingerprint of the files it last requested and the
@@ -16,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from cms_assets.defs.jobs import sample_refresh_job
+from cms_assets.defs import jobs  # the module, not the job: defs/ autoloading would find the job here too
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import CmsSiteResource
 from cms_assets.lib.synpuf.names import partition_key
@@ -90,7 +91,7 @@ def build_cms_sensor(minimum_interval_seconds: int = 3600) -> dg.SensorDefinitio
 
     @dg.sensor(
         name=CMS_SENSOR,
-        job=sample_refresh_job,
+        job=jobs.sample_refresh_job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Scrapes the CMS site; adds new samples as partitions; downloads new or changed samples "
@@ -137,12 +138,8 @@ def build_cms_sensor(minimum_interval_seconds: int = 3600) -> dg.SensorDefinitio
     return cms_new_files_sensor
 
 
-#: The sensor as deployed by default (hourly); definitions build their own with CMS_SENSOR_INTERVAL_SECONDS.
-cms_new_files_sensor = build_cms_sensor()
-
-
 @dg.schedule(
-    job=sample_refresh_job,
+    job=jobs.sample_refresh_job,
     cron_schedule="0 6 * * 1",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,

@@ -17,10 +17,9 @@ from pathlib import Path
 import dagster as dg
 
 from cms_assets.defs.automation import on_sample_change
-from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
+from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import ParquetIOManager
 from cms_assets.defs.metadata import column_schema
-from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource
 from cms_assets.lib.arrow_io import DiskFullError
 from cms_assets.lib.ingest.checks import WARN_CHECKS, CheckOutcome, checks_for
@@ -56,37 +55,32 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
     deps: list[dg.CoercibleToAssetDep] = ["raw_cms_zips"]
     if spec.kind is not Kind.BENEFICIARY:
         deps.append(TABLES[Kind.BENEFICIARY].name)  # referential check reads it
-    check_specs = partition_check_specs(spec.name, dict(checks_for(spec)), warn=WARN_CHECKS)
 
-    @dg.multi_asset(
-        name=spec.name,
-        specs=[
-            dg.AssetSpec(
-                spec.name,
-                description=_DESCRIPTIONS[spec.kind],
-                partitions_def=cms_sample,
-                group_name="tables",
-                kinds={"parquet", "pyarrow"},
-                deps=deps,
-                code_version="2",
-                automation_condition=on_sample_change(),
-                metadata={"dagster/column_schema": column_schema(spec.schema, describe)},
-                skippable=True,
-            ).with_io_manager_key("tables_io")
-        ],
-        check_specs=check_specs,
-        can_subset=True,
+    @sample_asset(
+        spec.name,
+        description=_DESCRIPTIONS[spec.kind],
+        group="tables",
+        kinds={"parquet", "pyarrow"},
+        deps=deps,
+        automation=on_sample_change(),
+        checks=dict(checks_for(spec)),
+        warn=WARN_CHECKS,
+        metadata={"dagster/column_schema": column_schema(spec.schema, describe)},
+        io_manager_key="tables_io",
+        code_version="2",
     )
     def _table(
         context: dg.AssetExecutionContext, storage: StorageResource, tables_io: dg.ResourceParam[ParquetIOManager]
     ) -> Iterator[object]:
         store = storage.get()
         sample = sample_of_partition(context.partition_key)
-        pk = context.partition_key
-        if checks_only(context, spec.name):
-            yield from check_results(spec.name, pk, _run_checks(store, spec, sample, None), WARN_CHECKS)
-            return
-        yield from _convert_check_publish(context, store, tables_io, spec, sample)
+        yield from build_or_recheck(
+            context,
+            spec.name,
+            lambda: _convert_check_publish(context, store, tables_io, spec, sample),
+            lambda: _run_checks(store, spec, sample, None),  # the published table, re-checked
+            WARN_CHECKS,
+        )
 
     return _table
 

@@ -8,22 +8,20 @@ from contextlib import closing
 import dagster as dg
 
 from cms_assets.defs.automation import after_wave, on_sample_change, with_its_inputs
-from cms_assets.defs.checks import check_results, checks_only, partition_check_specs
+from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager
 from cms_assets.defs.ml.features import FEATURE_CHECKS
 from cms_assets.defs.ml.model import PREDICTION_CHECKS
-from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.guard import refuse_unsafe_source
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
-from cms_assets.lib.ingest.checks import WARN_CHECKS, checks_for
+from cms_assets.lib.ingest.checks import WARN_CHECKS, CheckOutcome, checks_for
 from cms_assets.lib.ml.artifacts import metrics_key
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 from cms_assets.lib.warehouse.checks import parquet_rows_of, rows_match_parquet
 from cms_assets.lib.warehouse.report import MARTS
 
-_SOURCE_ASSET = {"beneficiary_features": "beneficiary_features", "cost_predictions": "cost_predictions"}
 #: The blocking checks of each load's source, whose latest result per sample gates the load.
 _SOURCE_CHECKS: dict[str, list[str]] = {
     **{t: [name for name, _ in checks_for(t) if name not in WARN_CHECKS] for t in TABLE_NAMES},
@@ -41,26 +39,18 @@ class WarehouseLoadConfig(dg.Config):
 def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
     """One per-sample load asset per table: same loader, one transaction per (table, sample)."""
     key = ["warehouse", table]
-    source = dg.AssetKey(_SOURCE_ASSET.get(table, table))
+    source = dg.AssetKey(table)  # each load is named after the asset it loads
 
-    @dg.multi_asset(
-        name=f"warehouse__{table}",
-        specs=[
-            dg.AssetSpec(
-                key,
-                description=f"{table} of one sample in the warehouse, replaced atomically (one transaction).",
-                partitions_def=cms_sample,
-                group_name="warehouse",
-                kinds={"sql"},  # and the deployment's warehouse (defs/deployment.py)
-                deps=[source],
-                code_version="1",
-                automation_condition=on_sample_change(),
-                skippable=True,
-            )
-        ],
+    @sample_asset(
+        key,
+        description=f"{table} of one sample in the warehouse, replaced atomically (one transaction).",
+        group="warehouse",
+        kinds={"sql"},  # and the deployment's warehouse (defs/deployment.py)
+        deps=[source],
+        automation=on_sample_change(),
+        checks={"rows_match_parquet": rows_match_parquet},
         # Not automated (see cost_predictions): a check run of its own could race the reload it verifies.
-        check_specs=partition_check_specs(key, {"rows_match_parquet": rows_match_parquet}, automated=False),
-        can_subset=True,
+        automated_checks=False,
         pool="warehouse",
     )
     def _load(
@@ -73,30 +63,34 @@ def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
         store = storage.get()
         sample = sample_of_partition(context.partition_key)
         keys = tables_io.parquet_keys(source.path[-1], context.partition_key)  # what the source's IO manager published
-        with closing(warehouse.get()) as wh:  # closed after the step: DuckDB allows one writing process
-            if checks_only(context, key):
+
+        def recheck() -> dict[str, CheckOutcome]:
+            with closing(warehouse.get()) as wh:
+                return {"rows_match_parquet": rows_match_parquet(wh, table, sample, store, keys)}
+
+        def build() -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+            with closing(warehouse.get()) as wh:  # closed after the step: DuckDB allows one writing process
+                refuse_unsafe_source(
+                    context, source, _SOURCE_CHECKS[table], parquet_rows_of(store, keys), config.allow_empty
+                )
+                wh.ensure_schema()
+                result = wh.load_partition(table, sample, store, keys)
                 outcome = rows_match_parquet(wh, table, sample, store, keys)
-                yield from check_results(key, context.partition_key, {"rows_match_parquet": outcome})
-                return
-            refuse_unsafe_source(
-                context, source, _SOURCE_CHECKS[table], parquet_rows_of(store, keys), config.allow_empty
+                total = wh.row_count(table)
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "dagster/row_count": result.rows,
+                    "table_rows_all_samples": total,
+                    "seconds": round(result.seconds, 2),
+                    "method": result.method,
+                    "warehouse": repr(wh),
+                    "relation": f"{warehouse.schema_name}.{table}",
+                },
             )
-            wh.ensure_schema()
-            result = wh.load_partition(table, sample, store, keys)
-            outcome = rows_match_parquet(wh, table, sample, store, keys)
-            total = wh.row_count(table)
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata={
-                "dagster/row_count": result.rows,
-                "table_rows_all_samples": total,
-                "seconds": round(result.seconds, 2),
-                "method": result.method,
-                "warehouse": repr(wh),
-                "relation": f"{warehouse.schema_name}.{table}",
-            },
-        )
-        yield from check_results(key, context.partition_key, {"rows_match_parquet": outcome})
+            yield from check_results(key, context.partition_key, {"rows_match_parquet": outcome})
+
+        yield from build_or_recheck(context, key, build, recheck)
 
     return _load
 

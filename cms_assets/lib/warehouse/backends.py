@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,9 +23,7 @@ from sqlalchemy.engine import URL, Dialect
 
 from cms_assets.lib.storage import S3Storage
 from cms_assets.lib.warehouse.schema import dialect_for
-
-if TYPE_CHECKING:
-    from cms_assets.lib.warehouse.load import Columns, Source
+from cms_assets.lib.warehouse.sources import Columns, Source
 
 log = logging.getLogger(__name__)
 

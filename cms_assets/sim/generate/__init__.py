@@ -59,11 +59,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cms_assets.lib.generate.claims import GENERATORS, Chunk, ClaimIds
-from cms_assets.lib.generate.population import YEARS, build_population, summary_table
-from cms_assets.lib.generate.writer import CsvZipWriter
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.generate.claims import GENERATORS, Chunk, ClaimIds
+from cms_assets.sim.generate.population import YEARS, build_population, summary_table
+from cms_assets.sim.generate.writer import CsvZipWriter
 
 __all__ = ["generate", "generate_sample", "CHUNK_BENEFICIARIES"]
 

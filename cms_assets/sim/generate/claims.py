@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from cms_assets.lib.generate import codes
-from cms_assets.lib.generate import fields as f
-from cms_assets.lib.generate.population import BENE_COUNTS, YEARS, Population, claim_targets, year_start
 from cms_assets.lib.synpuf import columns as c
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.generate import codes
+from cms_assets.sim.generate import fields as f
+from cms_assets.sim.generate.population import BENE_COUNTS, YEARS, Population, claim_targets, year_start
 
 #: Means of the beneficiary file's annual amounts (CMS DE-SynPUF Codebook), 2008 / 2009 / 2010.
 BENE_MEANS: dict[str, tuple[float, float, float]] = {

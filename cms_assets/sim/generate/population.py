@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from cms_assets.lib.generate import codes
-from cms_assets.lib.generate import fields as f
 from cms_assets.lib.synpuf.columns import BENEFICIARY_COLUMNS, CHRONIC_CONDITIONS
 from cms_assets.lib.synpuf.tables import Kind
+from cms_assets.sim.generate import codes
+from cms_assets.sim.generate import fields as f
 
 YEARS = (2008, 2009, 2010)
 #: Sample 1's beneficiary counts per year (CMS DE-SynPUF download pages).
