@@ -1,8 +1,9 @@
 """What the catalog says about each asset, per deployment: kinds, warehouse relation names, owner and tags.
 
-The asset definitions are shared by the three deployments; only here do they learn which warehouse (DuckDB,
-PostgreSQL or Redshift), which storage (a directory or S3) and which Spark (local, Spark Connect, EMR) this
-deployment uses, so the UI shows one warehouse icon, not all three.
+The asset definitions are shared by the three deployments. Each declares its kinds where it is defined, naming
+what the deployment decides with the placeholders of :mod:`cms_assets.defs.kinds` (``{"sql", WAREHOUSE}``); here,
+and only here, they become this deployment's warehouse (DuckDB, PostgreSQL or Redshift), storage (a directory or
+S3) and Spark (local, Spark Connect, EMR): :func:`placeholder_kinds` is that table.
 """
 
 from collections.abc import Mapping, Sequence
@@ -10,13 +11,13 @@ from typing import Any
 
 import dagster as dg
 
+from cms_assets.defs.kinds import PLACEHOLDERS, SPARK, STORAGE, WAREHOUSE
 from cms_assets.defs.resources import SparkResource, StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.lib.transform import LAYERS, layer_schema
 
 _WAREHOUSE_KINDS = {"duckdb": "duckdb", "postgresql": "postgres", "redshift": "redshift"}
 _MINOR_KINDS = ("python", "pyarrow", "sparkml", "parquet")
-_SPARK_ASSETS = {"beneficiary_features", "cost_model", "cost_predictions"}
 
 
 #: Who answers for an asset in the catalog (Dagster owners are team names or e-mail addresses).
@@ -46,16 +47,24 @@ def _at_most_three(kinds: set[str]) -> set[str]:
     return kinds
 
 
-def for_deployment(
-    assets: Sequence[Any], resources: Mapping[str, Any], env: Mapping[str, str], deployment: str
-) -> list[Any]:
-    """``assets`` with kinds for this deployment's storage, Spark and warehouse, and the warehouse relations named."""
+def placeholder_kinds(resources: Mapping[str, Any], env: Mapping[str, str], deployment: str) -> dict[str, set[str]]:
+    """What each placeholder kind stands for in this deployment."""
     storage: StorageResource = resources["storage"]
     spark: SparkResource = resources["spark"]
     on_s3 = deployment == "production" or str(storage.url).startswith("s3://")
-    dialect = warehouse_kind(resources["warehouse"], env, deployment)
+    return {
+        WAREHOUSE: {warehouse_kind(resources["warehouse"], env, deployment)},
+        STORAGE: {"s3"} if on_s3 else set(),
+        SPARK: {"spark", "emr"} if spark.emr_application_id else {"spark"},
+    }
+
+
+def for_deployment(
+    assets: Sequence[Any], resources: Mapping[str, Any], env: Mapping[str, str], deployment: str
+) -> list[Any]:
+    """``assets`` with their placeholder kinds resolved for this deployment and the warehouse relations named."""
+    resolved = placeholder_kinds(resources, env, deployment)
     schema = resources["warehouse"].schema_name
-    spark_kinds = {"spark", "emr"} if spark.emr_application_id else {"spark"}
     # A warehouse load holds its source's columns: the source asset's own column schema, declared once there.
     columns = {
         spec.key.path[-1]: spec.metadata["dagster/column_schema"]
@@ -66,24 +75,18 @@ def for_deployment(
 
     def adapt(spec: dg.AssetSpec) -> dg.AssetSpec:
         path = spec.key.path
-        kinds = set(spec.kinds)
+        kinds = {k for k in spec.kinds if k not in PLACEHOLDERS}
+        kinds |= {kind for placeholder in PLACEHOLDERS if placeholder in spec.kinds for kind in resolved[placeholder]}
         metadata = dict(spec.metadata)
         if path[0] in LAYERS:  # dbt models: built in the layer's schema of this warehouse
-            kinds = {"dbt", dialect}
             metadata["dagster/table_name"] = f"{layer_schema(schema, path[0])}.{path[-1]}"
         elif path[0] == "terminology":
-            kinds = {"python", dialect}
             metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
         elif path[0] == "warehouse":
-            kinds = {"sql", dialect}
             if path[-1] in (*WAREHOUSE_SAMPLE_TABLES, "model_metrics"):
                 metadata["dagster/table_name"] = f"{schema}.{path[-1]}"
             if path[-1] in WAREHOUSE_SAMPLE_TABLES:
                 metadata["dagster/column_schema"] = columns[path[-1]]
-        elif path[-1] in _SPARK_ASSETS:
-            kinds = (kinds - {"spark", "emr"}) | spark_kinds
-        in_warehouse = path[0] in ("warehouse", "terminology", *LAYERS)
-        kinds = (kinds | {"s3"}) if on_s3 and not in_warehouse else (kinds - {"s3"})
         tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}  # kinds are set below
         tags |= {"cms/layer": spec.group_name or "default", "cms/grain": _grain(spec)}
         return spec.replace_attributes(

@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 
 from cms_assets.definitions import build_definitions
+from cms_assets.defs.kinds import PLACEHOLDERS
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 #: One environment per deployment, as its users set it (no secret is real; the URL is read for its scheme only).
@@ -96,3 +97,5 @@ def test_the_snapshot_sees_a_change() -> None:
     assert production["marts/readmissions"]["kinds"] == ["dbt", "redshift"]
     assert "emr" in production["beneficiary_features"]["kinds"] and "emr" not in local["beneficiary_features"]["kinds"]
     assert all(v["group"] and v["owners"] for v in local.values())
+    shown = {k for snapshot in (local, production) for v in snapshot.values() for k in v["kinds"]}
+    assert not shown & set(PLACEHOLDERS), "a placeholder kind reached the catalog"

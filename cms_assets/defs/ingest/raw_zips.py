@@ -4,6 +4,7 @@ import time
 
 import dagster as dg
 
+from cms_assets.defs.kinds import STORAGE
 from cms_assets.defs.partitions import cms_sample
 from cms_assets.defs.resources import CmsSiteResource, StorageResource
 from cms_assets.lib.synpuf.names import sample_of_partition
@@ -13,7 +14,7 @@ from cms_assets.lib.versions import combined
 @dg.asset(
     partitions_def=cms_sample,
     group_name="ingest",
-    kinds={"python"},  # and s3 where the deployment stores on S3 (defs/deployment.py)
+    kinds={"python", STORAGE},
     code_version="1",
     pool="cms_download",
 )

@@ -8,6 +8,7 @@ import dagster as dg
 from cms_assets.defs.automation import on_sample_change
 from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import SparkIOManager
+from cms_assets.defs.kinds import SPARK, STORAGE
 from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.ml.engine import spark_engine
 from cms_assets.defs.resources import SparkResource, StorageResource
@@ -26,7 +27,7 @@ _KEY = "beneficiary_features"
     _KEY,
     description="Beneficiary-year features and next-year cost label for one sample (Spark).",
     group="ml",
-    kinds={"spark", "parquet"},
+    kinds={SPARK, "parquet", STORAGE},
     deps=TABLE_NAMES,
     automation=on_sample_change(),
     checks=FEATURE_CHECKS,

@@ -9,6 +9,7 @@ import dagster as dg
 from cms_assets.defs.automation import after_wave
 from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import SparkIOManager
+from cms_assets.defs.kinds import SPARK, STORAGE
 from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.ml.engine import SparkEngine, Trained, spark_engine
 from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
@@ -44,7 +45,7 @@ def _feature_samples(engine: SparkEngine, features: Any, wanted: list[int] | Non
 
 @dg.asset(
     group_name="ml",
-    kinds={"spark", "sparkml"},
+    kinds={SPARK, "sparkml", STORAGE},
     ins={"features": dg.AssetIn("beneficiary_features", input_manager_key="spark_io")},
     code_version="1",
     pool="spark",
@@ -115,7 +116,7 @@ PREDICTION_CHECKS = {"predictions_complete": predictions_complete}
     _PREDICTIONS,
     description="Predicted next-year cost per beneficiary of one sample: current year and temporal holdout.",
     group="ml",
-    kinds={"spark", "parquet"},
+    kinds={SPARK, "parquet", STORAGE},
     deps=["cost_model", "beneficiary_features"],
     # Re-score when the model changes, once the wave upstream has settled: a new sample's features retrain the
     # model first, and the new model scores every sample, the new one included (never the old model).

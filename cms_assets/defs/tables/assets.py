@@ -19,6 +19,7 @@ import dagster as dg
 from cms_assets.defs.automation import on_sample_change
 from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import ParquetIOManager
+from cms_assets.defs.kinds import STORAGE
 from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.resources import StorageResource
 from cms_assets.lib.arrow_io import DiskFullError
@@ -60,7 +61,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
         spec.name,
         description=_DESCRIPTIONS[spec.kind],
         group="tables",
-        kinds={"parquet", "pyarrow"},
+        kinds={"parquet", "pyarrow", STORAGE},
         deps=deps,
         automation=on_sample_change(),
         checks=dict(checks_for(spec)),

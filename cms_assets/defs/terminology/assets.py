@@ -7,6 +7,7 @@ from contextlib import closing
 
 import dagster as dg
 
+from cms_assets.defs.kinds import WAREHOUSE
 from cms_assets.defs.resources import WarehouseResource
 from cms_assets.lib.terminology import COLUMN_DOCS, REFERENCE_TABLES, ReferenceTable, package_version
 
@@ -20,7 +21,7 @@ def build_reference_asset(ref: ReferenceTable) -> dg.AssetsDefinition:
     @dg.asset(
         key=["terminology", ref.name],
         group_name="terminology",
-        kinds={"python", "sql"},  # and the deployment's warehouse (defs/deployment.py)
+        kinds={"python", WAREHOUSE},
         code_version=f"{ref.package}=={version}",
         pool="warehouse",
         # Loaded when missing (a fresh warehouse) or when the package's version changes; nothing else triggers them.

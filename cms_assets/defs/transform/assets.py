@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from cms_assets.defs.automation import dbt_model
+from cms_assets.defs.kinds import WAREHOUSE
 from cms_assets.defs.resources import WarehouseResource
 from cms_assets.defs.transform.project import dbt_project, prepare
 from cms_assets.lib.transform import dbt_env, environment
@@ -39,7 +40,9 @@ class AnalyticsTranslator(DagsterDbtTranslator):
         if props.get("resource_type") == "model" and layer_of(props) == "staging":
             wave_end = [dg.AssetDep(k) for k in WAVE_END if k not in {d.asset_key for d in spec.deps}]
             spec = spec.replace_attributes(deps=[*spec.deps, *wave_end])
-        return spec
+        # dbt, in the deployment's warehouse (not the adapter the manifest was parsed with).
+        tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}
+        return spec.replace_attributes(tags=tags, kinds={"dbt", WAREHOUSE})
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":

@@ -10,6 +10,7 @@ import dagster as dg
 from cms_assets.defs.automation import after_wave, on_sample_change, with_its_inputs
 from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import ParquetIOManager, SparkIOManager
+from cms_assets.defs.kinds import STORAGE, WAREHOUSE
 from cms_assets.defs.ml.features import FEATURE_CHECKS
 from cms_assets.defs.ml.model import PREDICTION_CHECKS
 from cms_assets.defs.resources import StorageResource, WarehouseResource
@@ -45,7 +46,7 @@ def build_warehouse_asset(table: str) -> dg.AssetsDefinition:
         key,
         description=f"{table} of one sample in the warehouse, replaced atomically (one transaction).",
         group="warehouse",
-        kinds={"sql"},  # and the deployment's warehouse (defs/deployment.py)
+        kinds={"sql", WAREHOUSE},
         deps=[source],
         automation=on_sample_change(),
         checks={"rows_match_parquet": rows_match_parquet},
@@ -101,7 +102,7 @@ warehouse_sample_assets = [build_warehouse_asset(t) for t in WAREHOUSE_SAMPLE_TA
 @dg.asset(
     key=["warehouse", "model_metrics"],
     group_name="warehouse",
-    kinds={"sql"},
+    kinds={"sql", WAREHOUSE},
     deps=["cost_model"],
     code_version="1",
     pool="warehouse",
@@ -121,7 +122,7 @@ def model_metrics_table(
 
 @dg.asset(
     group_name="warehouse",
-    kinds={"html", "matplotlib"},
+    kinds={"html", "matplotlib", STORAGE},
     deps=[["marts", mart] for mart in MARTS],  # the dbt marts (defs/transform)
     code_version="1",
     pool="warehouse",
