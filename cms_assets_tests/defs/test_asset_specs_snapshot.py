@@ -10,6 +10,7 @@ After an intended change, rewrite the snapshots and commit them with the change:
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_shared.serdes import serialize_value
 
 from cms_assets.definitions import build_definitions
 from cms_assets.defs.kinds import PLACEHOLDERS
@@ -36,10 +38,11 @@ DEPLOYMENTS: dict[str, dict[str, str]] = {
 
 
 def _condition(condition: dg.AutomationCondition | None) -> dict[str, str] | None:
-    """The condition's label and a fingerprint of its whole tree (any change beneath the label changes it)."""
+    """The condition's label and a fingerprint of its whole serialized tree (any change beneath the label changes
+    it)."""
     if condition is None:
         return None
-    fingerprint = condition.get_node_unique_id(parent_unique_id=None, index=None, target_key=None)
+    fingerprint = hashlib.sha256(serialize_value(condition).encode()).hexdigest()[:16]
     return {"label": condition.get_label() or type(condition).__name__, "tree": fingerprint}
 
 
@@ -97,5 +100,7 @@ def test_the_snapshot_sees_a_change() -> None:
     assert production["marts/readmissions"]["kinds"] == ["dbt", "redshift"]
     assert "emr" in production["beneficiary_features"]["kinds"] and "emr" not in local["beneficiary_features"]["kinds"]
     assert all(v["group"] and v["owners"] for v in local.values())
+    trees = {v["automation"]["label"]: v["automation"]["tree"] for v in local.values() if v["automation"]}
+    assert len(set(trees.values())) == len(trees) >= 4  # each condition has its own fingerprint
     shown = {k for snapshot in (local, production) for v in snapshot.values() for k in v["kinds"]}
     assert not shown & set(PLACEHOLDERS), "a placeholder kind reached the catalog"

@@ -39,9 +39,12 @@ CHARTS = {
     "readmissions_by_year", "readmissions_by_state", "readmissions_by_drg", "ed_visits", "risk_by_year",
     "risk_by_state", "top_ccs", "top_diagnoses",
     "top_hcpcs", "top_ndc", "chronic_prevalence", "chronic_cost", "high_cost_holdout", "high_cost_current",
-    "model_metrics", "model_lift", "model_calibration",
+    "model_metrics", "model_lift", "model_calibration", "risk_model_comparison",
 }  # fmt: skip
-NO_ML_CHARTS = CHARTS - {"high_cost_holdout", "high_cost_current", "model_metrics", "model_lift", "model_calibration"}
+NO_ML_CHARTS = CHARTS - {
+    "high_cost_holdout", "high_cost_current", "model_metrics", "model_lift", "model_calibration",
+    "risk_model_comparison",
+}  # fmt: skip
 
 
 def _fill(
@@ -182,7 +185,7 @@ def test_missing_predictions_and_metrics_are_announced(
     page = _check_links(storage, result)
     # every state and every drug under 11 beneficiaries here: those three charts have nothing they may show
     assert _names(result) == NO_ML_CHARTS - {"readmissions_by_state", "risk_by_state", "top_ndc"}
-    assert page.count("not yet materialized") == 3  # holdout cohort, current cohort, model metrics
+    assert page.count("not yet materialized") == 4  # holdout cohort, current cohort, model metrics, vs CMS-HCC
 
 
 def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
@@ -196,7 +199,7 @@ def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:
     result = build_report(wh, storage)
     page = _check_links(storage, result)
     # cost, utilization, Part D, readmissions, ED visits, risk, four top-code sections, two cohorts, model metrics
-    assert result.charts == 0 and page.count("not yet materialized") == 13
+    assert result.charts == 0 and page.count("not yet materialized") == 14
     assert _png_size(result.thumbnail_png)[0] > 0
 
 

@@ -7,6 +7,10 @@ an interaction, an ICD-9 code without a GEM map, an age/sex edit and the segment
 models and their parents (with their tests), once for the module. For every beneficiary-year, hccpy's
 ``HCCEngine(version="22").profile`` on the ICD-10 codes our GEM step produced (int_hcc_diagnoses) and the same
 demographics must give our raw score to 1e-6 and the same HCC list.
+
+The same warehouse carries feature rows with a next-year cost and the cost model's holdout predictions for the last
+year, so risk_model_comparison (the cost model beside CMS-HCC and a demographics-only model) is checked against the
+same metrics computed here in Python from the proven scores.
 """
 
 from __future__ import annotations
@@ -142,10 +146,13 @@ def build_warehouse(url: str) -> dict[tuple[str, int], dict[str, Any]]:
         benes.append(_bene(bene, 2010, birth, sex, 1, "03", 12, 12, "12", 1000, 100, 100))
         claims.add(rng, bene, 2010, codes)
         drawn[(bene, 2010)] = {"birth": dt.date.fromisoformat(birth), "sex": sex, "codes": codes}
+    features, predictions = model_rows(rng, drawn)
     wh = Warehouse.from_url(url, schema=SCHEMA)
     try:
         wh.ensure_schema()
         wh.replace_rows("beneficiary_summary", {"sample": 1}, arrow_rows("beneficiary_summary", benes))
+        wh.replace_rows("beneficiary_features", {"sample": 1}, arrow_rows("beneficiary_features", features))
+        wh.replace_rows("cost_predictions", {"sample": 1}, arrow_rows("cost_predictions", predictions))
         for table, rows in claims.rows.items():
             wh.replace_rows(table, {"sample": 1}, arrow_rows(table, rows))
         for name, reference in terminology.REFERENCE_TABLES.items():
@@ -153,6 +160,22 @@ def build_warehouse(url: str) -> dict[tuple[str, int], dict[str, Any]]:
     finally:
         wh.close()
     return drawn
+
+
+def model_rows(
+    rng: random.Random, drawn: dict[tuple[str, int], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A next-year cost for every beneficiary-year (rising with its codes, noisy) and, for the last year, the cost
+    model's holdout prediction (the cost plus noise; ties on purpose, to pin the decile order)."""
+    features, predictions = [], []
+    for (bene, year), d in sorted(drawn.items()):
+        cost = float(round(rng.lognormvariate(7 + 0.15 * len(d["codes"]), 1.2)))
+        features.append({"DESYNPUF_ID": bene, "YEAR": year, "NEXT_YEAR_COST": cost})
+        if year == YEARS[-1]:
+            guess = float(round(cost * rng.uniform(0.3, 1.7), -2))
+            predictions.append({"DESYNPUF_ID": bene, "YEAR": year, "PREDICTED_NEXT_YEAR_COST": guess,
+                                "MODEL_VERSION": "v1", "SCOPE": "holdout"})  # fmt: skip
+    return features, predictions
 
 
 class Built:
@@ -173,7 +196,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
     drawn = build_warehouse(url)
     started = time.perf_counter()
-    args = ["build", "--select", "+risk_scores", "+risk_adjusted_pmpm", "--indirect-selection", "cautious",
+    args = ["build", "--select", "+risk_scores", "+risk_adjusted_pmpm", "+risk_model_comparison",
+            "--indirect-selection", "cautious",
             "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]  # fmt: skip
     result = run_dbt(args, url, SCHEMA, check=False)
     seconds = time.perf_counter() - started
@@ -313,3 +337,53 @@ def test_risk_adjusted_pmpm(built: Built) -> None:
             assert c["pmpm"] == pytest.approx(paid / months)
             assert c["risk_adjusted_pmpm"] == pytest.approx(paid / months / weighted)
             assert c["is_small_cell"] == 0
+
+
+def _metrics(pairs: list[tuple[tuple[int, str], float, float]]) -> dict[str, float]:
+    """r2, mae, top-decile cost share and lift of (order key, actual, predicted) rows, decile 1 the ceil(10%) highest
+    predicted (ties by the order key), as the cost model's evaluate and the mart define them."""
+    n = len(pairs)
+    actual = [a for _, a, _ in pairs]
+    mean = sum(actual) / n
+    sse = sum((a - p) ** 2 for _, a, p in pairs)
+    top = sorted(pairs, key=lambda r: (-r[2], r[0]))[: -(-n // 10)]
+    share = sum(a for _, a, _ in top) / sum(actual)
+    return {
+        "r2": 1 - sse / sum((a - mean) ** 2 for a in actual),
+        "mae": sum(abs(a - p) for _, a, p in pairs) / n,
+        "top_decile_cost_share": share,
+        "top_decile_lift": share / (len(top) / n),
+    }
+
+
+def test_model_comparison_against_python(built: Built) -> None:
+    scores = {(r["desynpuf_id"], r["year"]): r for r in built.rows(f"select * from {MARTS}.risk_scores")}
+    cost = {
+        (r["DESYNPUF_ID"], r["YEAR"]): r["NEXT_YEAR_COST"]
+        for r in built.rows('select * from cms."beneficiary_features"')
+    }
+    predicted = {
+        r["DESYNPUF_ID"]: r["PREDICTED_NEXT_YEAR_COST"] for r in built.rows('select * from cms."cost_predictions"')
+    }
+    train, last = [k for k in cost if k[1] == YEARS[0] and k in scores], YEARS[-1]
+    per_score = sum(cost[k] for k in train) / sum(scores[k]["risk_score"] for k in train)
+    per_demographic = sum(cost[k] for k in train) / sum(scores[k]["demographic_score"] for k in train)
+    holdout = [(1, b) for b, y in cost if y == last and b in predicted and (b, y) in scores]
+    expected = {
+        "cost_model": _metrics([(k, cost[(k[1], last)], predicted[k[1]]) for k in holdout]),
+        "cms_hcc": _metrics([(k, cost[(k[1], last)], scores[(k[1], last)]["risk_score"] * per_score) for k in holdout]),
+        "demographics_only": _metrics(
+            [(k, cost[(k[1], last)], scores[(k[1], last)]["demographic_score"] * per_demographic) for k in holdout]
+        ),
+    }
+    got = {r["candidate"]: r for r in built.rows(f"select * from {MARTS}.risk_model_comparison")}
+    assert len(holdout) > 500
+    for candidate, figures in expected.items():
+        row = got[candidate]
+        assert (row["source"], row["n"], row["holdout_year"]) == ("DE-SynPUF (this warehouse)", len(holdout), last)
+        for metric, value in figures.items():
+            assert row[metric] == pytest.approx(value, rel=1e-9), (candidate, metric)
+    assert got["cms_hcc"]["top_decile_cost_share"] > got["demographics_only"]["top_decile_cost_share"]
+    anchors = {r["candidate"]: r for r in got.values() if r["source"] == "RTI 2011 (real Medicare)"}
+    assert anchors["CMS-HCC V21"]["r2"] == 0.125 and anchors["CMS-HCC"]["top_decile_cost_share"] == 0.304
+    assert anchors["demographic-only"]["top_decile_cost_share"] == 0.154 and anchors["CMS-HCC V12"]["n"] is None

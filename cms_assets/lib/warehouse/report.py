@@ -24,6 +24,7 @@ from cms_assets.lib.warehouse.report_model import cohort_sections, model_section
 from cms_assets.lib.warehouse.report_sections import (
     Section,
     code_sections,
+    comparison_section,
     condition_sections,
     cost_sections,
     ed_section,
@@ -48,6 +49,7 @@ MARTS = (
     "high_cost_cohort",
     "model_metrics_latest",
     "risk_adjusted_pmpm",
+    "risk_model_comparison",
 )
 
 
@@ -190,6 +192,7 @@ def build_report(wh: Warehouse, storage: Storage, key_prefix: str = layout.REPOR
         *readmission_sections(wh, m),
         ed_section(wh, m),
         *risk_section(wh, m, ref),
+        comparison_section(wh, m),
         *code_sections(wh, m, ref),
         *condition_sections(wh, m, ref),
         *cohort_sections(wh, m),
