@@ -113,8 +113,10 @@ def test_ui_shows_dbt_models_with_lineage_and_checks(demo_ui: Any, browser: Brow
     assert "not_null_financial_pmpm" in dom, "the mart's dbt tests are not listed as checks"
     assert_real_screenshot(browser.screenshot(checks, ARTIFACTS / "dbt_mart_checks.png"))
     group = f"{server.url}/locations/{server.location}/asset-groups/marts"
-    dom = browser.dump_dom(group)
-    # the group graph renders the nodes in view (a run here showed readmissions but not ed_visits)
+    # The group graph renders the nodes in view (a run here showed readmissions but not ed_visits), in a tall window;
+    # under load its layout can outlast one page load.
+    tall = Browser(browser.binary, virtual_time_ms=browser.virtual_time_ms, window="1600,3000")
+    dom = tall.dump_dom_showing(group, "readmissions")
     assert "readmissions" in dom and "Something went wrong" not in dom
     assert_real_screenshot(browser.screenshot(group, ARTIFACTS / "dbt_marts_group.png"))
 

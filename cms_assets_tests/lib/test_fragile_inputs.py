@@ -17,13 +17,13 @@ import pytest
 from cms_assets.defs.ingest.sensor import scan_site
 from cms_assets.defs.resources import CmsSiteResource
 from cms_assets.lib.ingest.convert import IngestError, convert_table
+from cms_assets.lib.site import scraper as scraper_module
 from cms_assets.lib.site.download import download_sample
 from cms_assets.lib.site.scraper import CmsSite, MissingFilesError
 from cms_assets.lib.storage import LocalStorage
 from cms_assets.lib.synpuf import names
 from cms_assets.lib.synpuf.names import FileSpec
 from cms_assets.lib.synpuf.tables import TABLES, Kind
-from cms_assets.sim import mirror as mirror_module
 from cms_assets.sim.mirror import DEAD_FOLDER, SAMPLE20_QUIRK_PATH, FaultPlan
 from cms_assets_tests.fixtures.site import write_sample_zips
 from cms_assets_tests.lib.ingest_data import BENE_A, row, write_file
@@ -149,7 +149,7 @@ def test_lacking_file_error_lists_the_refused_links_and_why(tmp_path: Path, mirr
 
 # -- no import cycle in lib/site ---------------------------------------------------------------------------------
 def test_lib_site_modules_import_each_other_without_a_cycle() -> None:
-    folder = Path(mirror_module.__file__).parent
+    folder = Path(scraper_module.__file__).parent
     graph: dict[str, set[str]] = {}
     for path in folder.glob("*.py"):
         imported: set[str] = set()
