@@ -40,17 +40,12 @@ from cms_assets.lib.publish import current_prefix, published_keys
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
 
-_DIRS = {"beneficiary_features": layout.features_dir, "cost_predictions": layout.predictions_dir}
-
 
 def partition_location(asset: str, partition_key: str) -> str:
-    """The storage prefix holding one partition of an asset."""
-    sample = sample_of_partition(partition_key)
-    if asset in TABLE_NAMES:
-        return layout.table_file(asset, sample).rsplit("/", 1)[0]
-    if asset in _DIRS:
-        return _DIRS[asset](sample)
-    raise KeyError(f"no storage location for asset {asset!r}")
+    """The storage prefix holding one partition of an asset (:func:`cms_assets.lib.layout.partition_dir`)."""
+    if asset not in TABLE_NAMES and asset not in layout.SPARK_DIRS:
+        raise KeyError(f"no storage location for asset {asset!r}")
+    return layout.partition_dir(asset, sample_of_partition(partition_key))
 
 
 @dataclass(frozen=True)

@@ -44,5 +44,16 @@ def predictions_dir(sample: int) -> str:
     return f"{PREDICTIONS}/{sample_dir(sample)}"
 
 
+#: Per-sample datasets written by Spark, by asset name: a folder of part files per sample.
+SPARK_DIRS = {"beneficiary_features": FEATURES, "cost_predictions": PREDICTIONS}
+
+
+def partition_dir(asset: str, sample: int) -> str:
+    """The folder of one sample of a per-sample dataset: a table's ``sample=NN`` folder (holding ``part-0.parquet``)
+    or a Spark output's (holding its part files). The one asset-to-folder mapping (IO managers, warehouse loads)."""
+    root = SPARK_DIRS.get(asset) or table_dir(asset)
+    return f"{root}/{sample_dir(sample)}"
+
+
 def model_dir(version: str) -> str:
     return f"{MODELS}/{version}"

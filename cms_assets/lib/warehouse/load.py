@@ -47,10 +47,7 @@ class LoadResult:
 
 def partition_keys(storage: Storage, table: str, sample: int) -> list[str]:
     """The Parquet files of one table partition: ``part-0.parquet`` or a Spark output folder's part files."""
-    folder = {
-        "beneficiary_features": layout.features_dir(sample),
-        "cost_predictions": layout.predictions_dir(sample),
-    }.get(table) or layout.table_file(table, sample).rsplit("/", 1)[0]
+    folder = layout.partition_dir(table, sample)
     keys = [  # what the folder's publish pointer names (lib/publish.py), never an unpublished version
         k
         for k in published_keys(storage, folder)
