@@ -187,7 +187,7 @@ def _waiting_for_pool(instance: DagsterInstance, run: DagsterRun) -> bool:
 def at_run_start(context: InitResourceContext) -> None:
     """Called by the project's resources as a run starts (before any step claims a pool slot): free the slots of
     dead runs and watch for SIGTERM while a step waits for one. Idempotent within a run."""
-    run = context.dagster_run
+    run = context.run
     if context.instance is not None and run is not None:
         free_slots_of_dead_runs(context.instance, run.run_id, log=context.log.warning if context.log else None)
         exit_on_sigterm_while_waiting(context.instance, run)
@@ -195,5 +195,5 @@ def at_run_start(context: InitResourceContext) -> None:
 
 def at_run_end(context: InitResourceContext | None) -> None:
     """Called as the run's resources are torn down: stop watching."""
-    if context is not None and context.dagster_run is not None:
-        stop_sigterm_watch(context.dagster_run.run_id)
+    if context is not None and context.run is not None:
+        stop_sigterm_watch(context.run.run_id)
