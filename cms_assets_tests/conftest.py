@@ -1,5 +1,6 @@
 """Shared pytest configuration: one fixtures module per concern (S3, PostgreSQL, Spark, a Spark cluster, site,
-data, browser, the demo), and the order that keeps both xdist workers busy."""
+data, browser, the demo), and a guard that the daemon tests stay on one xdist worker. xdist itself hands out the
+largest group first (``--dist loadgroup`` orders work units by size), so the daemon tests start at once."""
 
 import pytest
 
@@ -19,12 +20,6 @@ pytest_plugins = [
 
 def _daemon(item: pytest.Item) -> bool:
     return any(m.args == (DAEMON_GROUP,) for m in item.iter_markers("xdist_group"))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The daemon tests first: they are the longest chain (about half the suite's time), so the worker that takes
-    them starts at once and the other worker runs everything else beside them (``make test`` runs ``-n 2``)."""
-    items.sort(key=lambda item: not _daemon(item))  # stable: each group keeps its collection order
 
 
 @pytest.hookimpl(trylast=True)

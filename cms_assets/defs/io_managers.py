@@ -202,8 +202,6 @@ class SparkIOManager(_PartitionedStorageIO):
         return self.read(prefixes)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:  # published already (the Spark engines publish with :meth:`publish`)
-            return
         context.add_output_metadata(self.publish(obj, context.asset_key.path[-1], context.partition_key))
 
     def publish(self, df: Any, asset: str, partition_key: str) -> dict[str, Any]:

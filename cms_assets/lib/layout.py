@@ -35,15 +35,6 @@ def table_file(table: str, sample: int) -> str:
     return f"{TABLES}/{table}/{sample_dir(sample)}/part-0.parquet"
 
 
-def features_dir(sample: int) -> str:
-    return f"{FEATURES}/{sample_dir(sample)}"
-
-
-def predictions_dir(sample: int) -> str:
-    """Spark writes one part file per sample here."""
-    return f"{PREDICTIONS}/{sample_dir(sample)}"
-
-
 #: Per-sample datasets written by Spark, by asset name: a folder of part files per sample.
 SPARK_DIRS = {"beneficiary_features": FEATURES, "cost_predictions": PREDICTIONS}
 
@@ -53,6 +44,15 @@ def partition_dir(asset: str, sample: int) -> str:
     or a Spark output's (holding its part files). The one asset-to-folder mapping (IO managers, warehouse loads)."""
     root = SPARK_DIRS.get(asset) or table_dir(asset)
     return f"{root}/{sample_dir(sample)}"
+
+
+def features_dir(sample: int) -> str:
+    return partition_dir("beneficiary_features", sample)
+
+
+def predictions_dir(sample: int) -> str:
+    """Spark writes one part file per sample here."""
+    return partition_dir("cost_predictions", sample)
 
 
 def model_dir(version: str) -> str:

@@ -115,7 +115,7 @@ def test_ui_shows_dbt_models_with_lineage_and_checks(demo_ui: Any, browser: Brow
     group = f"{server.url}/locations/{server.location}/asset-groups/marts"
     # The group graph renders the nodes in view (a run here showed readmissions but not ed_visits), in a tall window;
     # under load its layout can outlast one page load.
-    tall = Browser(browser.binary, virtual_time_ms=browser.virtual_time_ms, window="1600,3000")
+    tall = browser.with_window("1600,3000")
     dom = tall.dump_dom_showing(group, "readmissions")
     assert "readmissions" in dom and "Something went wrong" not in dom
     assert_real_screenshot(browser.screenshot(group, ARTIFACTS / "dbt_marts_group.png"))

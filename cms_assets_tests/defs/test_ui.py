@@ -134,7 +134,7 @@ def test_code_location_serves_every_asset(webserver: Webserver) -> None:
 def test_asset_catalog_lists_the_pipeline(webserver: Webserver, browser: Browser) -> None:
     # The catalog renders only the rows in view; with the dbt layer it holds about 60 keys, so look through a tall
     # window rather than a laptop's.
-    tall = Browser(browser.binary, virtual_time_ms=browser.virtual_time_ms, window="1600,5000")
+    tall = browser.with_window("1600,5000")
     dom = tall.dump_dom(f"{webserver.url}/assets")
     missing = [key for key in ALL_KEYS if key not in dom]
     assert not missing, f"/assets rendered without {missing}"

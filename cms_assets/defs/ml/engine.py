@@ -1,7 +1,7 @@
 """Where the Spark assets' work runs: in this process (Spark local mode, or a cluster through Spark Connect) or as
 EMR Serverless jobs started through Dagster Pipes. :func:`spark_engine` is the one place that chooses, from the
-``spark`` resource's settings; both engines take the same inputs (where the published inputs are) and return the
-same results (what was published, as metadata), so each asset reads top to bottom with no mode branch.
+``spark`` resource's settings; both engines take the same arguments and return the same results (what was
+published, as metadata), so each asset reads top to bottom with no mode branch.
 
 Inputs arrive as ``spark_io`` loads them for the same settings: DataFrames for Spark in this process, the
 published locations (:class:`SparkSource`) for EMR, which reads them on the cluster. The in-process engine runs the
