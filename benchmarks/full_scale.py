@@ -97,17 +97,17 @@ class PeakRss:
 
 
 def tree_cpu_seconds() -> float:
-    """User + system CPU seconds of this process, its live descendants and its reaped children. On a shared
-    machine this moves far less with other people's load than wall time does."""
+    """User + system CPU seconds of this process and its live descendants, each with the children it has reaped
+    (a daemon's run workers, a run worker's Spark JVM). On a shared machine this moves far less with other
+    people's load than wall time does."""
     me = psutil.Process()
-    own = me.cpu_times()
-    total = own.user + own.system + own.children_user + own.children_system
-    for proc in me.children(recursive=True):
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
         try:
             times = proc.cpu_times()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        total += times.user + times.system
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 
 from cms_assets.defs.automation import with_its_asset
 from cms_assets.defs.partitions import cms_sample
+from cms_assets.defs.provenance import BUILT_FROM, already_built, upstream_versions
 from cms_assets.lib.ingest.checks import CheckOutcome
 
 
@@ -116,8 +117,27 @@ def build_or_recheck(
     warn: AbstractSet[str] = frozenset(),
 ) -> Iterator[Any]:
     """The body of a :func:`sample_asset`: ``build()`` (the materialization and its check results), or, in a run
-    that selected the checks but not the asset, the checks re-run on what is published (``recheck()``)."""
-    if dg.AssetKey(asset) in context.selected_asset_keys:
-        yield from build()
-    else:
+    that selected the checks but not the asset, the checks re-run on what is published (``recheck()``).
+
+    An automation run asked to rebuild a partition from exactly what it was last built from (same code, same data
+    version of every upstream: :func:`~cms_assets.defs.provenance.already_built`) re-checks what is published
+    and, if every blocking check passes, records it again with its old data version instead of rebuilding, so
+    nothing downstream sees a change."""
+    key = dg.AssetKey(asset)
+    if key not in context.selected_asset_keys:
         yield from check_results(asset, context.partition_key, recheck(), warn)
+        return
+    upstream = upstream_versions(context, key)
+    built = already_built(context, key, upstream)
+    outcomes = recheck() if built is not None else {}
+    if built is None or any(not o.passed for name, o in outcomes.items() if name not in warn):
+        context.add_asset_metadata({BUILT_FROM: dg.MetadataValue.json(upstream)}, asset_key=key)
+        yield from build()
+        return
+    context.log.info(f"{key.to_user_string()} {context.partition_key}: unchanged since run {built.run_id}, re-checked")
+    yield dg.MaterializeResult(
+        asset_key=key,
+        data_version=dg.DataVersion(built.data_version),
+        metadata={**built.metadata, "unchanged_since_run": built.metadata.get("unchanged_since_run", built.run_id)},
+    )
+    yield from check_results(asset, context.partition_key, outcomes, warn)

@@ -307,7 +307,7 @@ def test_loads_from_s3(request: pytest.FixtureRequest, tmp_path: Path, backend: 
     for table, rows in data.items():
         result = wh.load_partition(table, 1, storage, partition_keys(storage, table, 1))
         assert result.rows == rows.num_rows == wh.row_count(table, 1), table
-        assert result.method == ("duckdb arrow scan" if backend == "duckdb" else "postgresql copy from stdin")
+        assert result.method == ("duckdb arrow scan" if backend == "duckdb" else "postgresql binary copy from stdin")
     # What Redshift would COPY from: the partition folder, or a manifest when the folder holds more than the parts.
     carrier = ParquetSource(storage, partition_keys(storage, "carrier_claims", 1))
     assert carrier.s3_location() == (storage.uri("tables/carrier_claims/sample=01") + "/", False)

@@ -1,8 +1,8 @@
 """The three warehouse backends: how each one connects, runs a transaction and bulk-loads Parquet.
 
 The load logic itself (checks, delete + insert, row counts) is shared in :mod:`.load`; a backend only supplies
-its fastest bulk path: DuckDB scans the Parquet itself, PostgreSQL streams ``COPY FROM STDIN`` fed batch by batch
-from the Parquet files, Redshift ``COPY``s from S3 into a temporary staging table.
+its fastest bulk path: DuckDB scans the Parquet itself, PostgreSQL streams a binary ``COPY FROM STDIN`` encoded
+from the Parquet files' record batches by pgpq, Redshift ``COPY``s from S3 into a temporary staging table.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Dialect
 
 from cms_assets.lib.storage import S3Storage
-from cms_assets.lib.warehouse.schema import dialect_for
+from cms_assets.lib.warehouse.schema import column_arrow_type, dialect_for, warehouse_table
 from cms_assets.lib.warehouse.sources import Columns, Source
 
 log = logging.getLogger(__name__)
@@ -211,26 +210,38 @@ class DuckDBBackend(Backend):
 # ----------------------------------------------------------------------------------------------- PostgreSQL
 
 
-class _CsvStream(io.RawIOBase):
-    """A file object producing CSV from record batches on demand, so COPY streams with one batch in memory."""
+class _BinaryCopyStream(io.RawIOBase):
+    """A file object producing PostgreSQL's binary COPY format from record batches on demand (pgpq's Arrow encoder),
+    so COPY streams with one batch in memory and no text round trip. Each column is cast to the Arrow type whose
+    binary encoding is the table column's type (:func:`~cms_assets.lib.warehouse.schema.column_arrow_type`): binary
+    COPY takes no implicit casts."""
 
-    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+    def __init__(self, batches: Iterator[pa.RecordBatch], types: list[pa.DataType]) -> None:
+        from pgpq import ArrowToPostgresBinaryEncoder
+
         self._batches = batches
-        self._data = b""
+        self._schema = pa.schema([pa.field(f"c{i}", t) for i, t in enumerate(types)])
+        self._encoder = ArrowToPostgresBinaryEncoder(self._schema)
+        self._data = self._encoder.write_header()
         self._pos = 0
-        self._options = pacsv.WriteOptions(include_header=False)
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
+    def _next(self) -> bytes:
+        batch = next(self._batches, None)
+        if batch is None:
+            self._done = True
+            return self._encoder.finish()
+        columns = [col.cast(field.type) for col, field in zip(batch.columns, self._schema, strict=True)]
+        return self._encoder.write_batch(pa.record_batch(columns, schema=self._schema))
+
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         while self._pos >= len(self._data):
-            batch = next(self._batches, None)
-            if batch is None:
+            if self._done:
                 return b""
-            out = io.BytesIO()
-            pacsv.write_csv(batch, out, self._options)  # nulls unquoted-empty, empty strings "" (PG CSV rules)
-            self._data, self._pos = out.getvalue(), 0
+            self._data, self._pos = self._next(), 0
         end = len(self._data) if size is None or size < 0 else self._pos + size
         chunk = self._data[self._pos : end]
         self._pos += len(chunk)
@@ -305,10 +316,12 @@ class PostgresBackend(Backend):
     def insert(self, tx: Tx, table: str, columns: Columns, source: Source, staged: str | None) -> tuple[int, str]:
         assert isinstance(tx, _PgTx)
         cols = ", ".join(self.quote(c) for c in columns.target)
-        sql = f"COPY {self.qualified(table)} ({cols}) FROM STDIN WITH (FORMAT csv)"
-        stream = _CsvStream(source.batches(columns.source, batch_rows(len(columns.source))))
+        sql = f"COPY {self.qualified(table)} ({cols}) FROM STDIN WITH (FORMAT binary)"
+        schema = warehouse_table(table).arrow_schema
+        types = [column_arrow_type(schema.field(c).type) for c in columns.target]
+        stream = _BinaryCopyStream(source.batches(columns.source, batch_rows(len(columns.source))), types)
         tx.cursor.copy_expert(sql, stream, size=1 << 20)
-        return int(tx.cursor.rowcount), "postgresql copy from stdin"
+        return int(tx.cursor.rowcount), "postgresql binary copy from stdin"
 
 
 # ------------------------------------------------------------------------------------------------- Redshift

@@ -88,28 +88,48 @@ def string_length(column: str) -> int:
     return _DEFAULT_STRING_LENGTH
 
 
-def sql_type(column: str, arrow_type: pa.DataType) -> sa.types.TypeEngine:
-    """The portable SQL type for an Arrow type (Redshift has no TINYINT, so int8 becomes SMALLINT)."""
+def column_arrow_type(arrow_type: pa.DataType) -> pa.DataType:
+    """The Arrow type a warehouse column holds for ``arrow_type``: Redshift has no 1-byte integer and PostgreSQL no
+    unsigned ones, so small integers widen to int16 and unsigned ones to the next signed width; floats are float64.
+    It is also the type PostgreSQL's binary COPY is fed in (binary COPY takes no implicit casts)."""
     t = arrow_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return sa.String(string_length(column))
+    if pa.types.is_int8(t) or pa.types.is_uint8(t):
+        return pa.int16()
+    if pa.types.is_uint16(t):
+        return pa.int32()
+    if pa.types.is_uint32(t):
+        return pa.int64()
+    if pa.types.is_floating(t):
+        return pa.float64()
+    if pa.types.is_large_string(t):
+        return pa.string()
     if pa.types.is_date(t):
-        return sa.Date()
+        return pa.date32()
+    return t
+
+
+_SIMPLE_SQL_TYPES: dict[pa.DataType, type[sa.types.TypeEngine]] = {
+    pa.int16(): sa.SmallInteger,
+    pa.int32(): sa.Integer,
+    pa.int64(): sa.BigInteger,
+    pa.float64(): sa.Double,
+    pa.bool_(): sa.Boolean,
+    pa.date32(): sa.Date,
+}
+
+
+def sql_type(column: str, arrow_type: pa.DataType) -> sa.types.TypeEngine:
+    """The portable SQL type of the column :func:`column_arrow_type` gives ``arrow_type``."""
+    t = column_arrow_type(arrow_type)
+    if pa.types.is_string(t):
+        return sa.String(string_length(column))
     if pa.types.is_decimal(t):
         return sa.Numeric(t.precision, t.scale)
-    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return sa.SmallInteger()
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return sa.Integer()
-    if pa.types.is_int64(t) or pa.types.is_uint32(t):
-        return sa.BigInteger()
-    if pa.types.is_floating(t):
-        return sa.Double()
-    if pa.types.is_boolean(t):
-        return sa.Boolean()
+    if t in _SIMPLE_SQL_TYPES:
+        return _SIMPLE_SQL_TYPES[t]()
     if pa.types.is_timestamp(t):
         return sa.DateTime(timezone=t.tz is not None)
-    raise TypeError(f"column {column!r}: no warehouse type for Arrow type {t}")
+    raise TypeError(f"column {column!r}: no warehouse type for Arrow type {arrow_type}")
 
 
 def build_metadata(schema: str = DEFAULT_SCHEMA) -> sa.MetaData:
