@@ -62,7 +62,8 @@ def machine_busy_seconds() -> float:
 
 
 def read_instance(instance: Any, switched_on: float) -> dict[str, Any]:
-    """Runs, steps and materializations of the benchmark's instance, summarized."""
+    """Runs, steps and materializations of the benchmark's instance from ``switched_on`` (a timestamp) on,
+    summarized; times are seconds after it."""
     import dagster as dg
     from dagster import DagsterEventType
 
@@ -70,6 +71,8 @@ def read_instance(instance: Any, switched_on: float) -> dict[str, Any]:
     for record in instance.get_run_records():
         run = record.dagster_run
         created = record.create_timestamp.timestamp()
+        if created < switched_on:
+            continue
         runs.append({
             "run_id": run.run_id, "status": run.status.value, "partition": run.tags.get("dagster/partition"),
             "by": run.tags.get("dagster/sensor_name", "user"), "created": created - switched_on,
@@ -92,7 +95,7 @@ def read_instance(instance: Any, switched_on: float) -> dict[str, Any]:
 
     def materializations(key: str) -> list[Any]:
         flt = dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key))
-        return instance.fetch_materializations(flt, limit=10_000).records
+        return [r for r in instance.fetch_materializations(flt, limit=10_000).records if r.timestamp >= switched_on]
 
     reports = materializations("insight_report")
     rechecked = 0
@@ -115,7 +118,51 @@ def read_instance(instance: Any, switched_on: float) -> dict[str, Any]:
     }
 
 
-def run(samples: int, scale: float, seed: int, work: Path, automation_interval: int, say: Any) -> dict[str, Any]:
+def serve_dir(site: Path, served: Path, samples: int) -> None:
+    """Hard links to samples 1..N's zips in ``served``: the mirror serves exactly those, and files can later be
+    replaced there (a changed file on the site) without touching the cached site."""
+    from cms_assets.lib.synpuf.names import files_for_sample
+
+    served.mkdir(parents=True, exist_ok=True)
+    for n in range(1, samples + 1):
+        for spec in files_for_sample(n):
+            target = served / spec.zip_name
+            if not target.exists():
+                os.link(site / spec.zip_name, target)
+
+
+def change_files(served: Path, changed: Path) -> list[str]:
+    """Replace served zips by the ones in ``changed`` (atomic renames): CMS republishing a sample."""
+    names = sorted(p.name for p in changed.glob("*.zip"))
+    for name in names:
+        tmp = served / f".{name}.new"
+        os.link(changed / name, tmp)
+        os.replace(tmp, served / name)
+    return names
+
+
+def wait_for(instance: Any, key: str, after: float, timeout: float, failed_since: float | None = None) -> float:
+    """Seconds from ``after`` until ``key`` has a materialization newer than it; stops on a failed run."""
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.fetch_materializations(dg.AssetKey.from_user_string(key), limit=1).records
+        if records and records[0].timestamp > after:
+            return records[0].timestamp - after
+        if failed_since is not None:
+            failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
+            if any(r.run_id and instance.get_run_record_by_id(r.run_id).create_timestamp.timestamp() > failed_since
+                   for r in failed):  # fmt: skip
+                raise RuntimeError(f"a run failed before {key} was rebuilt")
+        time.sleep(2.0)
+    raise TimeoutError(f"{key} not materialized within {timeout:.0f}s")
+
+
+def run(
+    samples: int, scale: float, seed: int, work: Path, automation_interval: int, sensor_interval: int,
+    changed: Path | None, say: Any, json_out: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     from cms_assets.daemon import LocalPlatform, prepare_home
     from cms_assets.demo import demo_env, settle
     from cms_assets.sim.mirror import CmsMirror
@@ -124,12 +171,13 @@ def run(samples: int, scale: float, seed: int, work: Path, automation_interval: 
     gen = generate_site(site, list(range(1, samples + 1)), scale, seed)
     say(f"samples 1..{samples} at scale {scale:g} ready in {site} ({gen:.0f}s of generation, not counted)")
     data = work / f"daemon-{samples}x{scale:g}-{time.strftime('%Y%m%d-%H%M%S')}"
+    serve_dir(site, data / "served", samples)
     home = prepare_home(data / ".dagster")
     busy0, cpu0 = machine_busy_seconds(), tree_cpu_seconds()
-    with CmsMirror(site) as mirror:
+    with CmsMirror(data / "served") as mirror:
         env = {
             **demo_env(data, mirror.landing_url),
-            "CMS_SENSOR_INTERVAL_SECONDS": "3600",  # the deployed default: one tick when switched on finds all
+            "CMS_SENSOR_INTERVAL_SECONDS": str(sensor_interval),
             "CMS_AUTOMATION_INTERVAL_SECONDS": str(automation_interval),
             "CMS_ASSETS_SCRATCH": str(data / ".scratch"),
         }
@@ -141,14 +189,47 @@ def run(samples: int, scale: float, seed: int, work: Path, automation_interval: 
             state, verdict = settle(platform, 4 * 3600, say)
             wall = time.monotonic() - started
             cpu = tree_cpu_seconds() - cpu0  # before the daemon stops: its live children count
+            busy = machine_busy_seconds() - busy0
+            rss, in_use = peak.peak, peak.machine_peak - peak.machine_base
             summary = read_instance(platform.instance, switched_on)
-    busy = machine_busy_seconds() - busy0
+            result = {
+                "samples": samples, "scale": scale, "seed": seed, "data": str(data),
+                "complete": state.complete, "failed": verdict.failed, "recovered": verdict.recovered,
+                "settled_s": round(wall, 1), "cpu_s_tree": round(cpu, 1), "cpu_s_machine": round(busy, 1),
+                "peak_rss_mb": round(rss / 2**20), "peak_machine_mb": round(in_use / 2**20),
+                "disk_mb": round(dir_bytes(data, skip=(".scratch", "served")) / 2**20),
+                "automation_interval_s": automation_interval, "sensor_interval_s": sensor_interval, **summary,
+            }  # fmt: skip
+            for line in report(result):  # printed (and saved) now: the freshness phase may take long
+                say(line)
+            if json_out is not None:
+                json_out.write_text(json.dumps(result, indent=2))
+            if changed is not None and state.complete:
+                result["freshness"] = freshness(platform, data / "served", changed, say)
+                for line in freshness_lines(result["freshness"]):
+                    say(line)
+    return result
+
+
+def freshness(platform: Any, served: Path, changed: Path, say: Any) -> dict[str, Any]:
+    """CMS republishes one sample (its zips replaced on the site); the time until the report shows it."""
+    from cms_assets.demo import settle
+
+    names = change_files(served, changed)
+    at = time.time()
+    say(f"replaced {len(names)} zips on the site ({names[0]} ...); waiting for the sensor's next tick")
+    found = wait_for(platform.instance, "raw_cms_zips", at, 2 * 3600)
+    say(f"the sensor downloaded them {found:.0f} s later; waiting for the report")
+    # Every asset is already materialized, so "settled" alone could be seen between two runs: wait for the report.
+    wait_for(platform.instance, "insight_report", at + found, 4 * 3600, failed_since=at)
+    state, verdict = settle(platform, 4 * 3600, say)
+    after = read_instance(platform.instance, at)
+    report, download = after["last_report_s"], after["first_download_s"]
     return {
-        "samples": samples, "scale": scale, "seed": seed, "data": str(data),
-        "complete": state.complete, "failed": verdict.failed, "recovered": verdict.recovered,
-        "settled_s": round(wall, 1), "cpu_s_tree": round(cpu, 1), "cpu_s_machine": round(busy, 1),
-        "peak_rss_mb": round(peak.peak / 2**20), "disk_mb": round(dir_bytes(data, skip=(".scratch",)) / 2**20),
-        "automation_interval_s": automation_interval, **summary,
+        "files": names, "complete": state.complete, "failed": verdict.failed, "sensor_found_s": round(found, 1),
+        "report_s": report, "report_from_download_s": round(report - download, 1) if report and download else None,
+        "models_trained": after["models_trained"], "reports_rendered": after["reports_rendered"],
+        "runs_launched": after["runs_launched"], "stages": after["stages"],
     }  # fmt: skip
 
 
@@ -162,7 +243,8 @@ def report(result: dict[str, Any]) -> list[str]:
         f"settled (nothing running, 20 s quiet): {result['settled_s']:,.0f} s",
         f"CPU: {result['cpu_s_tree']:,.0f} s process tree, {result['cpu_s_machine']:,.0f} s whole machine "
         f"({result['cpu_s_machine'] / max(result['settled_s'], 1):.2f} cores busy on average)",
-        f"peak RSS (process tree) {result['peak_rss_mb']:,} MB; disk {result['disk_mb']:,} MB",
+        f"peak RSS (process tree, shared pages counted per process) {result['peak_rss_mb']:,} MB; machine memory "
+        f"in use at peak {result['peak_machine_mb']:,} MB above the start; disk {result['disk_mb']:,} MB",
         f"runs launched: {result['runs_launched']}; model trained {result['models_trained']}x, report rendered "
         f"{result['reports_rendered']}x, partitions re-checked instead of rebuilt: {result['rechecked_not_rebuilt']}",
         f"{'stage':<18}{'steps':>6}{'step s':>10}{'first start':>13}{'last end':>10}",
@@ -176,20 +258,41 @@ def report(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def freshness_lines(fresh: dict[str, Any]) -> list[str]:
+    lines = [
+        f"one sample republished ({len(fresh['files'])} zips): report {fresh['report_s']:,.0f} s after the files "
+        f"changed, {fresh['report_from_download_s']:,.0f} s after its download started (the sensor found it "
+        f"after {fresh['sensor_found_s']:,.0f} s); model trained {fresh['models_trained']}x, runs "
+        f"{fresh['runs_launched']}"
+    ]
+    for name, st in fresh["stages"].items():
+        lines.append(f"  {name:<16}{st['steps']:>6}{st['step_seconds']:>10,.1f}{st['first_start']:>13,.1f}"
+                     f"{st['last_end']:>10,.1f}")  # fmt: skip
+    return lines
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, required=True, help="directory for the site and the run")
-    parser.add_argument("--automation-interval", type=int, default=30)
+    parser.add_argument("--automation-interval", type=int, default=30, help="the local deployment's default")
+    parser.add_argument("--sensor-interval", type=int, default=3600, help="default: the deployed hourly tick")
+    parser.add_argument(
+        "--then-change",
+        type=Path,
+        help="a directory of republished zips of one sample: after the "
+        "wave, they replace the site's and the time until the report shows them is measured",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure (and every run) here")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     with _say_to(args.work / "daemon_scale.log") as say:
-        result = run(args.samples, args.scale, args.seed, args.work.resolve(), args.automation_interval, say)
-        for line in report(result):
-            say(line)
+        result = run(
+            args.samples, args.scale, args.seed, args.work.resolve(), args.automation_interval,
+            args.sensor_interval, args.then_change, say, args.json,
+        )  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result

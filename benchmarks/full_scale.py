@@ -67,6 +67,9 @@ class PeakRss:
 
     def __init__(self, interval: float = 0.2) -> None:
         self.interval, self.peak = interval, 0
+        # The tree's RSS counts shared pages once per process; the machine's memory in use (total - available)
+        # above what was in use at the start is the footprint without that double count (on an idle machine).
+        self.machine_base = self.machine_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -83,10 +86,12 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self._tree_rss())
+            self.machine_peak = max(self.machine_peak, _in_use())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakRss:
         self.peak = self._tree_rss()
+        self.machine_base = self.machine_peak = _in_use()
         self._thread.start()
         return self
 
@@ -94,6 +99,11 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self._tree_rss())
+
+
+def _in_use() -> int:
+    memory = psutil.virtual_memory()
+    return memory.total - memory.available
 
 
 def tree_cpu_seconds() -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from cms_assets.defs.kinds import PLACEHOLDERS, SPARK, STORAGE, WAREHOUSE
+from cms_assets.defs.kinds import FEATURES_ENGINE, PLACEHOLDERS, SPARK, STORAGE, WAREHOUSE
 from cms_assets.defs.resources import SparkResource, StorageResource, WarehouseResource
 from cms_assets.defs.warehouse.keys import WAREHOUSE_SAMPLE_TABLES
 from cms_assets.lib.transform import LAYERS, layer_schema
@@ -52,10 +52,12 @@ def placeholder_kinds(resources: Mapping[str, Any], env: Mapping[str, str], depl
     storage: StorageResource = resources["storage"]
     spark: SparkResource = resources["spark"]
     on_s3 = deployment == "production" or str(storage.url).startswith("s3://")
+    spark_kinds = {"spark", "emr"} if spark.emr_application_id else {"spark"}
     return {
         WAREHOUSE: {warehouse_kind(resources["warehouse"], env, deployment)},
         STORAGE: {"s3"} if on_s3 else set(),
-        SPARK: {"spark", "emr"} if spark.emr_application_id else {"spark"},
+        SPARK: spark_kinds,
+        FEATURES_ENGINE: {"duckdb"} if spark.features_on_duckdb(local_storage=not on_s3) else spark_kinds,
     }
 
 

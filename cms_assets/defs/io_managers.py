@@ -216,6 +216,10 @@ class SparkIOManager(_PartitionedStorageIO):
         with self._output(prefix) as out:
             df.write.mode("overwrite").parquet(out)
 
+    def output(self, asset: str, partition_key: str) -> Any:
+        """A local directory to write ``asset``'s partition into (by any engine), published when the block ends."""
+        return self._output(partition_location(asset, partition_key))
+
     def _output(self, prefix: str) -> Any:
         return self.spark.output_dir(self.storage.get(), self.storage.scratch("spark"), prefix)
 

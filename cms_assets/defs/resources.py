@@ -106,6 +106,9 @@ class SparkResource(dg.ConfigurableResource):
     """
 
     remote: str | None = None
+    #: Where the beneficiary-year features are computed: ``auto`` is DuckDB when no cluster is configured (local
+    #: mode) and the storage is a local directory, else Spark; ``spark`` or ``duckdb`` force one (the same query).
+    features_engine: str = "auto"
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
     #: EMR Serverless application; setting it selects EMR Serverless (it wins over ``remote``).
@@ -209,6 +212,21 @@ class SparkResource(dg.ConfigurableResource):
         client = self.pipes_client(region)
         invocation = client.run(context=context, start_job_run_params=copy.deepcopy(params))
         return invocation.get_materialize_result()
+
+    def features_on_duckdb(self, local_storage: bool) -> bool:
+        """Whether the feature query runs on DuckDB (see ``features_engine``); DuckDB reads local files only."""
+        if self.features_engine not in ("auto", "spark", "duckdb"):
+            raise ValueError(f"features_engine must be auto, spark or duckdb, got {self.features_engine!r}")
+        if self.features_engine == "duckdb" and not local_storage:
+            raise ValueError("features_engine=duckdb needs local storage (DuckDB reads local Parquet files here)")
+        if self.features_engine == "auto":
+            return self.mode == "local" and local_storage
+        return self.features_engine == "duckdb"
+
+    def duckdb_memory_limit(self) -> str:
+        """DuckDB's memory_limit for the feature query: the budget a local Spark driver would have had."""
+        value = self.driver_memory.strip().lower()
+        return value[:-1] + "GB" if value.endswith("g") else value[:-1] + "MB" if value.endswith("m") else value
 
     def needs_staging(self, storage: Storage) -> bool:
         """True for S3 storage with a local Spark: a laptop Spark has no S3A connector, so inputs are copied."""

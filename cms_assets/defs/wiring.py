@@ -94,7 +94,9 @@ def _resources_for(deployment: str, env: Mapping[str, str]) -> dict[str, Any]:
             **s3_secrets,
         ),
         "cms_site": site,
-        "spark": SparkResource(remote=env.get("CMS_SPARK_REMOTE") or None),
+        "spark": SparkResource(
+            remote=env.get("CMS_SPARK_REMOTE") or None, features_engine=env.get("CMS_FEATURES_ENGINE", "auto")
+        ),
         "model_size": model_size(env),
         "warehouse": WarehouseResource(
             url=warehouse_url(env, f"duckdb:///{os.path.join(local_data, 'warehouse.duckdb')}"),

@@ -4,10 +4,11 @@ EMR Serverless jobs started through Dagster Pipes. :func:`spark_engine` is the o
 published, as metadata), so each asset reads top to bottom with no mode branch.
 
 Inputs arrive as ``spark_io`` loads them for the same settings: DataFrames for Spark in this process, the
-published locations (:class:`SparkSource`) for EMR, which reads them on the cluster. The in-process engine runs the
-library functions on the DataFrames and publishes through ``spark_io`` (the storage layout lives there); the EMR
-engine runs the same functions on the cluster (``emr_entry.py``), which publishes with the same layout, and reads
-back what was published.
+published locations (:class:`SparkSource`) for EMR, which reads them on the cluster; the features read the
+published tables themselves, so no Spark starts where DuckDB runs the feature query. The in-process engine runs the
+library functions and publishes through ``spark_io`` (the storage layout lives there); the EMR engine runs the same
+functions on the cluster (``emr_entry.py``), which publishes with the same layout, and reads back what was
+published.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import dagster as dg
 
-from cms_assets.defs.io_managers import SparkIOManager, SparkSource
+from cms_assets.defs.io_managers import SparkIOManager, SparkSource, partition_location
 from cms_assets.defs.resources import ModelSizeResource, SparkResource, StorageResource
 from cms_assets.lib.ml.artifacts import chart_key, metrics_rows, model_version, read_model_info, write_model_files
 from cms_assets.lib.synpuf.names import sample_of_partition
+from cms_assets.lib.synpuf.tables import TABLE_NAMES
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,9 @@ class SparkEngine(Protocol):
         """The samples whose features are published, from the loaded ``beneficiary_features`` input."""
         ...
 
-    def features(self, context: dg.AssetExecutionContext, sample: int, tables: dict[str, Any]) -> dict:
-        """Build and publish one sample's beneficiary-year features; return the metadata of what was published."""
+    def features(self, context: dg.AssetExecutionContext, sample: int) -> dict:
+        """Build and publish one sample's beneficiary-year features from its published tables; return the metadata
+        of what was published."""
         ...
 
     def train(
@@ -65,18 +69,40 @@ class SparkEngine(Protocol):
 
 @dataclass(frozen=True)
 class InProcessEngine:
-    """This process's Spark session (local mode, or a cluster through Spark Connect)."""
+    """This process's Spark session (local mode, or a cluster through Spark Connect); the feature query runs on
+    DuckDB instead when ``duckdb_features`` (no cluster, local storage: see ``SparkResource.features_engine``)."""
 
     spark_io: SparkIOManager
+    duckdb_features: bool = False
 
     def samples(self, features: Any) -> list[int]:
         return sorted(int(r[0]) for r in features.select("sample").distinct().collect())
 
-    def features(self, context: dg.AssetExecutionContext, sample: int, tables: dict[str, Any]) -> dict:
+    def features(self, context: dg.AssetExecutionContext, sample: int) -> dict:
+        pk = context.partition_key
+        keys = {t: self.spark_io.parquet_keys(t, pk) for t in TABLE_NAMES}  # a Failure naming a missing one
+        if self.duckdb_features:
+            return self._features_on_duckdb(pk, keys)
         from cms_assets.lib.spark.features import build_features, require_columns
 
+        tables = {t: self.spark_io.read([partition_location(t, pk)]) for t in TABLE_NAMES}
         df = build_features(require_columns(tables)).repartition(1)
-        return self.spark_io.publish(df, "beneficiary_features", context.partition_key)
+        return {**self.spark_io.publish(df, "beneficiary_features", pk), "engine": "spark"}
+
+    def _features_on_duckdb(self, pk: str, keys: dict[str, list[str]]) -> dict:
+        from cms_assets.lib.features_duckdb import write_features
+
+        started = time.monotonic()
+        store = self.spark_io.storage.get()
+        files = {t: [str(store.local_path(k)) for k in ks] for t, ks in keys.items()}
+        spark = self.spark_io.spark
+        with self.spark_io.output("beneficiary_features", pk) as out:
+            write_features(
+                files, Path(out) / "part-0.parquet", self.spark_io.storage.scratch("duckdb"),
+                memory_limit=spark.duckdb_memory_limit(),
+            )  # fmt: skip
+        seconds = round(time.monotonic() - started, 2)
+        return {**self.spark_io.describe("beneficiary_features", pk), "seconds": seconds, "engine": "duckdb"}
 
     def train(
         self, context: dg.AssetExecutionContext, features: Any, samples: list[int], seed: int, size: ModelSizeResource
@@ -125,7 +151,7 @@ class EmrServerlessEngine:
     def samples(self, features: SparkSource) -> list[int]:
         return sorted(sample_of_partition(k) for k in features.partition_keys)
 
-    def features(self, context: dg.AssetExecutionContext, sample: int, tables: dict[str, Any]) -> dict:
+    def features(self, context: dg.AssetExecutionContext, sample: int) -> dict:
         started = time.monotonic()
         return self._published(context, "beneficiary_features", self._run(context, "features", sample), started)
 
@@ -161,4 +187,4 @@ def spark_engine(spark: SparkResource, storage: StorageResource, spark_io: Spark
     """The engine the ``spark`` resource's settings select (see :attr:`SparkResource.mode`)."""
     if spark.mode == "emr-serverless":
         return EmrServerlessEngine(spark, storage, spark_io)
-    return InProcessEngine(spark_io)
+    return InProcessEngine(spark_io, spark.features_on_duckdb(storage.get().local_path("") is not None))

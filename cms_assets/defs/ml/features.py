@@ -1,4 +1,4 @@
-"""beneficiary_features: one row per beneficiary-year built with Spark from the five tables of a sample."""
+"""beneficiary_features: one row per beneficiary-year built from the five tables of a sample by one SQL query."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -8,7 +8,7 @@ import dagster as dg
 from cms_assets.defs.automation import on_sample_change
 from cms_assets.defs.checks import build_or_recheck, check_results, sample_asset
 from cms_assets.defs.io_managers import SparkIOManager
-from cms_assets.defs.kinds import SPARK, STORAGE
+from cms_assets.defs.kinds import FEATURES_ENGINE, STORAGE
 from cms_assets.defs.metadata import column_schema
 from cms_assets.defs.ml.engine import spark_engine
 from cms_assets.defs.resources import SparkResource, StorageResource
@@ -25,15 +25,15 @@ _KEY = "beneficiary_features"
 
 @sample_asset(
     _KEY,
-    description="Beneficiary-year features and next-year cost label for one sample (Spark).",
+    description="Beneficiary-year features and next-year cost label for one sample (one SQL query: DuckDB where no "
+    "cluster is configured, else Spark).",
     group="ml",
-    kinds={SPARK, "parquet", STORAGE},
+    kinds={FEATURES_ENGINE, "parquet", STORAGE},
     deps=TABLE_NAMES,
     automation=on_sample_change(),
     checks=FEATURE_CHECKS,
     metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS)},
     io_manager_key="spark_io",
-    ins={t: dg.AssetIn(t, input_manager_key="spark_io") for t in TABLE_NAMES},
     pool="spark",
 )
 def beneficiary_features(
@@ -41,26 +41,14 @@ def beneficiary_features(
     storage: StorageResource,
     spark: SparkResource,
     spark_io: dg.ResourceParam[SparkIOManager],
-    beneficiary_summary: Any,
-    inpatient_claims: Any,
-    outpatient_claims: Any,
-    carrier_claims: Any,
-    prescription_drug_events: Any,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Beneficiary-year features and next-year cost label for one sample, built and published by the Spark engine
-    the ``spark`` resource selects (this process, Spark Connect or EMR Serverless)."""
+    """Beneficiary-year features and next-year cost label for one sample, built from its published tables and
+    published by the engine the ``spark`` resource selects (DuckDB or Spark in this process, or EMR Serverless)."""
     store = storage.get()
     sample = sample_of_partition(context.partition_key)
-    tables = {
-        "beneficiary_summary": beneficiary_summary,
-        "inpatient_claims": inpatient_claims,
-        "outpatient_claims": outpatient_claims,
-        "carrier_claims": carrier_claims,
-        "prescription_drug_events": prescription_drug_events,
-    }
 
     def build() -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        published = spark_engine(spark, storage, spark_io).features(context, sample, tables)
+        published = spark_engine(spark, storage, spark_io).features(context, sample)
         yield dg.MaterializeResult(asset_key=_KEY, metadata={**published, **_metadata()})
         yield from check_results(_KEY, context.partition_key, _outcomes(store, sample))
 
