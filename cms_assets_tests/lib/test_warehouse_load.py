@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -344,3 +345,25 @@ def test_parallel_processes_share_one_duckdb_file(tmp_path: Path, storage: Local
     for s, tables in data.items():
         assert wh.row_count(BENE, s) == tables[BENE].num_rows
         assert wh.row_count("carrier_claims", s) == tables["carrier_claims"].num_rows
+
+
+def test_binary_copy_stream_hands_errors_over_and_stops_when_closed() -> None:
+    """The encoding thread's error surfaces in COPY's read (so the load rolls back); closing an unfinished stream
+    (COPY failed server-side) stops the thread instead of leaving it blocked."""
+    from cms_assets.lib.warehouse.backends import _BinaryCopyStream
+
+    def broken() -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch({"a": pa.array([1, 2], pa.int8())})
+        raise OSError("disk gone")
+
+    stream = _BinaryCopyStream(broken(), [pa.int16()])
+    with pytest.raises(OSError, match="disk gone"):
+        while stream.read(1 << 20):
+            pass
+    stream.close()
+
+    endless = (pa.record_batch({"a": pa.array([1] * 1000, pa.int8())}) for _ in iter(int, 1))
+    stream = _BinaryCopyStream(endless, [pa.int16()], ahead=1)
+    assert stream.read(16)
+    stream.close()
+    assert not stream._thread.is_alive()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import logging
+import queue
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -211,41 +213,72 @@ class DuckDBBackend(Backend):
 
 
 class _BinaryCopyStream(io.RawIOBase):
-    """A file object producing PostgreSQL's binary COPY format from record batches on demand (pgpq's Arrow encoder),
-    so COPY streams with one batch in memory and no text round trip. Each column is cast to the Arrow type whose
-    binary encoding is the table column's type (:func:`~cms_assets.lib.warehouse.schema.column_arrow_type`): binary
-    COPY takes no implicit casts."""
+    """A file object producing PostgreSQL's binary COPY format from record batches (pgpq's Arrow encoder), so COPY
+    streams with no text round trip. Each column is cast to the Arrow type whose binary encoding is the table
+    column's type (:func:`~cms_assets.lib.warehouse.schema.column_arrow_type`): binary COPY takes no implicit casts.
 
-    def __init__(self, batches: Iterator[pa.RecordBatch], types: list[pa.DataType]) -> None:
+    Reading and encoding run on a thread, ``ahead`` encoded batches ahead of what COPY has sent, so the client's
+    Parquet decoding overlaps with the server's parsing (pyarrow releases the GIL, psycopg2 too while it sends);
+    memory stays bounded at ``ahead`` batches. :meth:`close` stops the thread, also when COPY failed midway."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch], types: list[pa.DataType], ahead: int = 2) -> None:
         from pgpq import ArrowToPostgresBinaryEncoder
 
         self._batches = batches
         self._schema = pa.schema([pa.field(f"c{i}", t) for i, t in enumerate(types)])
         self._encoder = ArrowToPostgresBinaryEncoder(self._schema)
-        self._data = self._encoder.write_header()
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._data = b""
         self._pos = 0
         self._done = False
+        self._thread = threading.Thread(target=self._produce, name="pg-binary-copy", daemon=True)
+        self._thread.start()
 
     def readable(self) -> bool:
         return True
 
-    def _next(self) -> bytes:
-        batch = next(self._batches, None)
-        if batch is None:
-            self._done = True
-            return self._encoder.finish()
-        columns = [col.cast(field.type) for col, field in zip(batch.columns, self._schema, strict=True)]
-        return self._encoder.write_batch(pa.record_batch(columns, schema=self._schema))
+    def _produce(self) -> None:
+        try:
+            self._put(self._encoder.write_header())
+            for batch in self._batches:
+                if self._stop.is_set():
+                    return
+                columns = [col.cast(field.type) for col, field in zip(batch.columns, self._schema, strict=True)]
+                self._put(self._encoder.write_batch(pa.record_batch(columns, schema=self._schema)))
+            self._put(self._encoder.finish())
+            self._put(None)
+        except BaseException as e:  # handed to the reader, which raises it inside COPY (the load rolls back)
+            self._put(e)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         while self._pos >= len(self._data):
             if self._done:
                 return b""
-            self._data, self._pos = self._next(), 0
+            item = self._queue.get()
+            if item is None or isinstance(item, BaseException):
+                self._done = True
+                if item is None:
+                    return b""
+                raise item
+            self._data, self._pos = item, 0
         end = len(self._data) if size is None or size < 0 else self._pos + size
         chunk = self._data[self._pos : end]
         self._pos += len(chunk)
         return chunk
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        super().close()
 
 
 class _PgTx(Tx):
@@ -319,8 +352,8 @@ class PostgresBackend(Backend):
         sql = f"COPY {self.qualified(table)} ({cols}) FROM STDIN WITH (FORMAT binary)"
         schema = warehouse_table(table).arrow_schema
         types = [column_arrow_type(schema.field(c).type) for c in columns.target]
-        stream = _BinaryCopyStream(source.batches(columns.source, batch_rows(len(columns.source))), types)
-        tx.cursor.copy_expert(sql, stream, size=1 << 20)
+        with closing(_BinaryCopyStream(source.batches(columns.source, batch_rows(len(columns.source))), types)) as f:
+            tx.cursor.copy_expert(sql, f, size=1 << 20)
         return int(tx.cursor.rowcount), "postgresql binary copy from stdin"
 
 
