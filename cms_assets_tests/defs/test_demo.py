@@ -54,6 +54,8 @@ def test_demo_materializes_everything_through_the_instance(demo_run: tuple[Path,
         launched_by = {r.tags.get("dagster/sensor_name") for r in runs}
         assert launched_by == {"cms_new_files_sensor", "cms_automation"}
         assert len(instance.fetch_materializations(dg.AssetKey("cost_model"), limit=10).records) == 1
+        features = instance.fetch_materializations(dg.AssetKey("beneficiary_features"), limit=10).records
+        assert {r.asset_materialization.metadata["engine"].value for r in features} == {"duckdb"}  # no cluster here
         # the analyst layer: every dbt model built once in the wave, every dbt test a passed check
         graph = build_definitions("local", {}).resolve_asset_graph()
         dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")]

@@ -47,6 +47,11 @@ def test_s3_and_emr_only_where_the_deployment_uses_them() -> None:
     assert all("s3" not in s.kinds and "emr" not in s.kinds for s in local.values())
     assert set(local["raw_cms_zips"].kinds) == {"python"}
     assert set(local["cost_model"].kinds) == {"spark", "sparkml"}
+    assert set(local["beneficiary_features"].kinds) == {"duckdb", "parquet"}  # no cluster: the query runs on DuckDB
+    forced = _specs("local", {"CMS_FEATURES_ENGINE": "spark"})
+    assert set(forced["beneficiary_features"].kinds) == {"spark", "parquet"}
+    connect = _specs("local", {"CMS_SPARK_REMOTE": "sc://localhost:15002"})
+    assert set(connect["beneficiary_features"].kinds) == {"spark", "parquet"}
 
     prod = _specs("production", {"CMS_ASSETS_DATA": "s3://bucket/prefix", **EMR})
     in_warehouse = ("warehouse/", "terminology/", "staging/", "intermediate/", "marts/")
