@@ -106,11 +106,15 @@ def _hospital(prefix: str, table: str) -> str:
 
 def feature_sql(dialect: Dialect, sources: Mapping[str, str]) -> str:
     """The feature query in ``dialect``; ``sources`` maps each table name to what the query reads it from (a view
-    name, or DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order."""
+    name, or DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order.
+
+    Distinct counts are counts over de-duplicated rows (``select distinct`` first), not ``count(distinct ...)``:
+    DuckDB's distinct aggregates hold every group's set in memory, while a plain grouping spills to disk, so a
+    scale-1.0 sample fits a 4 GB limit."""
     src = {name: sources[name] for name in (BENEFICIARY, INPATIENT, OUTPATIENT, CARRIER, PDE)}
     car_pay = " + ".join(f"coalesce({c}, 0)" for c in CARRIER_PAY)
     groups = ",\n    ".join(
-        f"count(distinct code) filter (where {_group(rule, dialect)}) as {g}" for g, _, rule in DIAGNOSIS_GROUPS
+        f"count(*) filter (where {_group(rule, dialect)}) as {g}" for g, _, rule in DIAGNOSIS_GROUPS
     )
     flags = {cc: f"case when SP_{cc[3:]} = 1 then 1 else 0 end" for cc in CHRONIC_FEATURES}
     money = {m: f"cast(coalesce({m}, 0) as double)" for m in MONEY}
@@ -194,11 +198,15 @@ dx_all as (
   union all select DESYNPUF_ID, YEAR, {dialect.explode(CLAIM_DX)} as code from op_rows
   union all select DESYNPUF_ID, YEAR, {dialect.explode(CARRIER_DX)} as code from car
 ),
-dx as (
-  select DESYNPUF_ID, YEAR, count(distinct code) as DISTINCT_DIAGNOSES,
-    {groups}
+dx_codes as (
+  select distinct DESYNPUF_ID, YEAR, code
   from dx_all
   where {dialect.matches("code", ICD9_PATTERN)}
+),
+dx as (
+  select DESYNPUF_ID, YEAR, count(*) as DISTINCT_DIAGNOSES,
+    {groups}
+  from dx_codes
   group by DESYNPUF_ID, YEAR
 ),
 prov_all as (
@@ -207,9 +215,8 @@ prov_all as (
   union all select DESYNPUF_ID, YEAR, {dialect.explode(CARRIER_NPI)} as p from car
 ),
 prov as (
-  select DESYNPUF_ID, YEAR, count(distinct p) as DISTINCT_PROVIDERS
-  from prov_all
-  where p is not null and p <> ''
+  select DESYNPUF_ID, YEAR, count(*) as DISTINCT_PROVIDERS
+  from (select distinct DESYNPUF_ID, YEAR, p from prov_all where p is not null and p <> '') providers
   group by DESYNPUF_ID, YEAR
 ),
 features as (
