@@ -3,6 +3,8 @@ real ``dagster-daemon``, the sensor switched on as a user would, and Declarative
 
     .venv/bin/python benchmarks/daemon_scale.py --samples 20 --scale 1.0 --work /big/disk/bench
     .venv/bin/python benchmarks/daemon_scale.py --samples 2 --scale 0.01 --work /tmp/bench   # a quick check
+    # 4 samples, then a 5th arriving (its zips linked into DIR beforehand), sensor ticking every minute:
+    .venv/bin/python benchmarks/daemon_scale.py --samples 4 --scale 1.0 --work W --sensor-interval 60 --then-change DIR
 
 Generation is done beforehand and not counted (cached in ``WORK/site-<scale>-<seed>``, as ``full_scale.py`` does).
 Everything else is read from the instance's own records once the graph has settled:
@@ -132,7 +134,7 @@ def serve_dir(site: Path, served: Path, samples: int) -> None:
 
 
 def change_files(served: Path, changed: Path) -> list[str]:
-    """Replace served zips by the ones in ``changed`` (atomic renames): CMS republishing a sample."""
+    """Put the zips in ``changed`` on the site (atomic renames): CMS publishing a new sample, or republishing one."""
     names = sorted(p.name for p in changed.glob("*.zip"))
     for name in names:
         tmp = served / f".{name}.new"
@@ -212,12 +214,12 @@ def run(
 
 
 def freshness(platform: Any, served: Path, changed: Path, say: Any) -> dict[str, Any]:
-    """CMS republishes one sample (its zips replaced on the site); the time until the report shows it."""
+    """CMS publishes a new sample or republishes one (zips put on the site); the time until the report shows it."""
     from cms_assets.demo import settle
 
     names = change_files(served, changed)
     at = time.time()
-    say(f"replaced {len(names)} zips on the site ({names[0]} ...); waiting for the sensor's next tick")
+    say(f"put {len(names)} zips on the site ({names[0]} ...); waiting for the sensor's next tick")
     found = wait_for(platform.instance, "raw_cms_zips", at, 2 * 3600)
     say(f"the sensor downloaded them {found:.0f} s later; waiting for the report")
     # Every asset is already materialized, so "settled" alone could be seen between two runs: wait for the report.
@@ -260,8 +262,8 @@ def report(result: dict[str, Any]) -> list[str]:
 
 def freshness_lines(fresh: dict[str, Any]) -> list[str]:
     lines = [
-        f"one sample republished ({len(fresh['files'])} zips): report {fresh['report_s']:,.0f} s after the files "
-        f"changed, {fresh['report_from_download_s']:,.0f} s after its download started (the sensor found it "
+        f"one sample published ({len(fresh['files'])} zips): report {fresh['report_s']:,.0f} s after the files "
+        f"appeared, {fresh['report_from_download_s']:,.0f} s after its download started (the sensor found it "
         f"after {fresh['sensor_found_s']:,.0f} s); model trained {fresh['models_trained']}x, runs "
         f"{fresh['runs_launched']}"
     ]
@@ -282,8 +284,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--then-change",
         type=Path,
-        help="a directory of republished zips of one sample: after the "
-        "wave, they replace the site's and the time until the report shows them is measured",
+        help="a directory of zips to put on the site after the wave: a new sample's (serve one sample fewer with "
+        "--samples) or a republished one's (they replace the site's files); the time until the report shows them is "
+        "measured",
     )
     parser.add_argument("--json", type=Path, help="also write every figure (and every run) here")
     args = parser.parse_args(argv)
