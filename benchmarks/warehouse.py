@@ -19,6 +19,7 @@ in-memory Arrow size. ``--duckdb-memory 1GB,4GB`` repeats the DuckDB rows per ``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -178,7 +179,8 @@ def main() -> None:
             from cms_assets_tests.fixtures.postgres import running_postgres
 
             urls["postgresql"] = stack.enter_context(running_postgres())
-        print(f"scale {args.scale}; machine shared with other jobs, figures are indicative")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"scale {args.scale}; load average at the start {load} (a busy machine makes the figures indicative)")
         print("backend     table                   rows   load s   rows/s  reload s  plain s  ratio", end="")
         print("  naive rows/s  ratio  peak RSS+ / Arrow")
         backends = args.backends.split(",")
