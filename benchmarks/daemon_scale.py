@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, help="also write every figure (and every run) here")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (a `kill`) unwinds like Ctrl-C, so the daemon's process group, run workers included, is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with _say_to(args.work / "daemon_scale.log") as say:
         result = run(
             args.samples, args.scale, args.seed, args.work.resolve(), args.automation_interval,
