@@ -54,8 +54,9 @@ def already_built(
     materialization was built by the same code version from ``upstream`` (recorded as ``built_from``, see
     :func:`upstream_versions`); otherwise None.
 
-    Dagster's own provenance tags are not partition-correct for this: for an upstream that is not an input they
-    record the data version of its latest materialization across all partitions."""
+    Dagster's own provenance tags are not enough here: they hold a partitioned upstream's version in an internal
+    hashed form, and for an upstream without an input (or with very many partitions) the version of its latest
+    materialization across all partitions; ``built_from`` is the plain per-sample record."""
     if context.run.tags.get(AUTOMATION_RUN_TAG) != "true" or any(v is None for v in upstream.values()):
         return None
     record = context.instance.get_latest_data_version_record(key, is_source=False, partition_key=context.partition_key)
