@@ -216,9 +216,12 @@ class SparkIOManager(_PartitionedStorageIO):
         with self._output(prefix) as out:
             df.write.mode("overwrite").parquet(out)
 
-    def output(self, asset: str, partition_key: str) -> Any:
-        """A local directory to write ``asset``'s partition into (by any engine), published when the block ends."""
-        return self._output(partition_location(asset, partition_key))
+    @contextmanager
+    def output_file(self, asset: str, partition_key: str) -> Iterator[Path]:
+        """A local path to write ``asset``'s partition to as one Parquet file (an engine other than Spark, e.g. DuckDB),
+        published when the block ends."""
+        with self._output(partition_location(asset, partition_key)) as out:
+            yield Path(out) / layout.PART_FILE
 
     def _output(self, prefix: str) -> Any:
         return self.spark.output_dir(self.storage.get(), self.storage.scratch("spark"), prefix)

@@ -30,9 +30,13 @@ def table_dir(table: str) -> str:
     return f"{TABLES}/{table}"
 
 
+#: The one file a single-file writer (a table's converter, DuckDB's feature query) puts in a partition's folder.
+PART_FILE = "part-0.parquet"
+
+
 def table_file(table: str, sample: int) -> str:
     """One Parquet file per (table, sample), so publishing a sample is a single atomic write."""
-    return f"{TABLES}/{table}/{sample_dir(sample)}/part-0.parquet"
+    return f"{TABLES}/{table}/{sample_dir(sample)}/{PART_FILE}"
 
 
 #: Per-sample datasets written by Spark, by asset name: a folder of part files per sample.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import dagster as dg
@@ -96,11 +95,10 @@ class InProcessEngine:
         store = self.spark_io.storage.get()
         files = {t: [str(store.local_path(k)) for k in ks] for t, ks in keys.items()}
         spark = self.spark_io.spark
-        with self.spark_io.output("beneficiary_features", pk) as out:
+        with self.spark_io.output_file("beneficiary_features", pk) as path:
             write_features(
-                files, Path(out) / "part-0.parquet", self.spark_io.storage.scratch("duckdb"),
-                memory_limit=spark.duckdb_memory_limit(),
-            )  # fmt: skip
+                files, path, self.spark_io.storage.scratch("duckdb"), memory_limit=spark.duckdb_memory_limit()
+            )
         seconds = round(time.monotonic() - started, 2)
         return {**self.spark_io.describe("beneficiary_features", pk), "seconds": seconds, "engine": "duckdb"}
 
