@@ -108,7 +108,7 @@ class SparkResource(dg.ConfigurableResource):
     remote: str | None = None
     #: Where the beneficiary-year features are computed: ``auto`` is DuckDB when no cluster is configured (local
     #: mode) and the storage is a local directory, else Spark; ``spark`` or ``duckdb`` force one (the same query).
-    features_engine: str = "auto"
+    features_engine: Literal["auto", "spark", "duckdb"] = "auto"
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
     #: EMR Serverless application; setting it selects EMR Serverless (it wins over ``remote``).
@@ -215,8 +215,6 @@ class SparkResource(dg.ConfigurableResource):
 
     def features_on_duckdb(self, local_storage: bool) -> bool:
         """Whether the feature query runs on DuckDB (see ``features_engine``); DuckDB reads local files only."""
-        if self.features_engine not in ("auto", "spark", "duckdb"):
-            raise ValueError(f"features_engine must be auto, spark or duckdb, got {self.features_engine!r}")
         if self.features_engine == "duckdb" and not local_storage:
             raise ValueError("features_engine=duckdb needs local storage (DuckDB reads local Parquet files here)")
         if self.features_engine == "auto":
