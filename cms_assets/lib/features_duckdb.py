@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from cms_assets.lib.features_sql import DUCKDB, feature_sql
+from cms_assets.lib.features_sql import feature_sql
+from cms_assets.lib.hcc_sql import REFERENCES
+from cms_assets.lib.sql_dialect import DUCKDB
 from cms_assets.lib.synpuf.tables import TABLES
+from cms_assets.lib.terminology import read_reference
 from cms_assets.lib.warehouse.backends import sql_literal
 
 
@@ -32,9 +35,16 @@ def require_columns(files: Mapping[str, Sequence[str]]) -> None:
 
 
 def write_features(
-    files: Mapping[str, Sequence[str]], out_file: Path, temp_dir: Path, memory_limit: str = "4GB", threads: int = 2
+    files: Mapping[str, Sequence[str]],
+    out_file: Path,
+    temp_dir: Path,
+    memory_limit: str = "4GB",
+    threads: int = 2,
+    scores: bool = True,
 ) -> int:
-    """Run the feature query over ``files`` (table name -> local Parquet paths) into ``out_file``; its rows."""
+    """Run the feature query over ``files`` (table name -> local Parquet paths) and the CMS-HCC reference tables
+    (read from their packages) into ``out_file``; its rows. ``scores=False`` leaves the CMS-HCC columns null: the
+    baseline that ``benchmarks/hcc_scoring.py`` measures the scoring's cost against."""
     import duckdb
 
     require_columns(files)
@@ -42,13 +52,16 @@ def write_features(
         name: f"read_parquet([{', '.join(sql_literal(p) for p in paths)}], hive_partitioning = false)"
         for name, paths in files.items()
     }
+    references = {name: read_reference(name) for name in REFERENCES} if scores else {}
+    sources.update({name: f"ref_{name}" for name in references})
     temp_dir.mkdir(parents=True, exist_ok=True)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit, "threads": threads, "temp_directory": str(temp_dir)}
     with duckdb.connect(config=config) as con:
         # Row order means nothing to the feature table; keeping it would cost memory and time.
         con.execute("SET preserve_insertion_order = false")
-        con.execute(
-            f"COPY ({feature_sql(DUCKDB, sources)}) TO {sql_literal(str(out_file))} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        for name, table in references.items():
+            con.register(f"ref_{name}", table)
+        query = feature_sql(DUCKDB, sources, scores)
+        con.execute(f"COPY ({query}) TO {sql_literal(str(out_file))} (FORMAT parquet, COMPRESSION zstd)")
     return pq.ParquetFile(out_file).metadata.num_rows

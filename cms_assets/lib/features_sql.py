@@ -23,11 +23,12 @@ The decisions the query implements (column meanings in :data:`cms_assets.lib.ml.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pyarrow as pa
 
-from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, DIAGNOSIS_GROUPS, FEATURE_DOCS
+from cms_assets.lib.hcc_sql import REFERENCES, hcc_ctes
+from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, DIAGNOSIS_GROUPS, FEATURE_DOCS, HCC_FEATURES
+from cms_assets.lib.sql_dialect import Dialect
 from cms_assets.lib.synpuf.columns import CARRIER_LINES
 from cms_assets.lib.synpuf.tables import TABLES, Kind
 
@@ -52,26 +53,6 @@ CLAIM_COLUMNS = [
 ]  # fmt: skip
 MONEY = ["IP_PAYMENT", "OP_PAYMENT", "CAR_PAYMENT", "PDE_COST"]
 _SQL_TYPES = {pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.float64(): "double"}
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What DuckDB and Spark SQL spell differently: one row per element of a list of columns, and a regular
-    expression match (partial in both; patterns carry their anchors)."""
-
-    name: str
-    _explode: str
-    _match: str
-
-    def explode(self, columns: list[str]) -> str:
-        return self._explode.format(", ".join(columns))
-
-    def matches(self, expr: str, pattern: str) -> str:
-        return self._match.format(expr=expr, pattern=pattern)
-
-
-DUCKDB = Dialect("duckdb", "unnest([{}])", "regexp_matches({expr}, '{pattern}')")
-SPARK = Dialect("spark", "explode(array({}))", "({expr} rlike '{pattern}')")
 
 
 def _group(rule: str, dialect: Dialect) -> str:
@@ -104,9 +85,10 @@ def _hospital(prefix: str, table: str) -> str:
 )"""
 
 
-def feature_sql(dialect: Dialect, sources: Mapping[str, str]) -> str:
-    """The feature query in ``dialect``; ``sources`` maps each table name to what the query reads it from (a view
-    name, or DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order.
+def feature_sql(dialect: Dialect, sources: Mapping[str, str], scores: bool = True) -> str:
+    """The feature query in ``dialect``; ``sources`` maps each table name, and each reference table the CMS-HCC
+    scoring reads (:data:`cms_assets.lib.hcc_sql.REFERENCES`), to what the query reads it from (a view name, or
+    DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order.
 
     Distinct counts are counts over de-duplicated rows (``select distinct`` first), not ``count(distinct ...)``:
     DuckDB's distinct aggregates hold every group's set in memory, while a plain grouping spills to disk, so a
@@ -141,6 +123,7 @@ def feature_sql(dialect: Dialect, sources: Mapping[str, str]) -> str:
         "DISTINCT_DIAGNOSES": "coalesce(DISTINCT_DIAGNOSES, 0)",
         **{g: f"coalesce({g}, 0)" for g, _, _ in DIAGNOSIS_GROUPS},
         "DISTINCT_PROVIDERS": "coalesce(DISTINCT_PROVIDERS, 0)",
+        **{c: c if scores else "null" for c in HCC_FEATURES},
     }
     typed = ",\n    ".join(
         f"cast({values[name]} as {_SQL_TYPES.get(dtype, 'string')}) as {name}"
@@ -219,6 +202,7 @@ prov as (
   from (select distinct DESYNPUF_ID, YEAR, p from prov_all where p is not null and p <> '') providers
   group by DESYNPUF_ID, YEAR
 ),
+{hcc_ctes(dialect, {r: sources[r] for r in REFERENCES}, src[BENEFICIARY], "dx_codes") + "," if scores else ""}
 features as (
   select
     {typed}
@@ -229,6 +213,7 @@ features as (
   left join pd {by}
   left join dx {by}
   left join prov {by}
+  {f"left join hcc_scores {by}" if scores else ""}
 )
 select
   *,

@@ -12,6 +12,7 @@ Nothing is copied into this repo; each table's package version (``ReferenceTable
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.metadata
 import io
 import re
@@ -390,3 +391,10 @@ REFERENCE_TABLES: dict[str, ReferenceTable] = {
         ),
     )
 }
+
+
+@functools.cache
+def read_reference(name: str) -> pa.Table:
+    """One reference table as its package publishes it, read once per process (the feature job scores with the
+    CMS-HCC tables in every run; hccpy's edits take a second to probe)."""
+    return REFERENCE_TABLES[name].read()

@@ -18,6 +18,7 @@ from cms_assets.lib.spark.model import (
     LABEL,
     METRICS,
     ML_MODELS,
+    SCORE_BASELINES,
     _fit,
     evaluate,
     fit_sample,
@@ -60,6 +61,18 @@ def test_selected_model_beats_both_baselines_on_the_temporal_holdout(result) -> 
     assert result.selected in ML_MODELS, r2
     assert r2[result.selected] == max(r2.values())
     assert r2[result.selected] > r2["baseline_mean"] and r2[result.selected] > r2["baseline_last_year"], r2
+
+
+def test_score_baselines_pay_the_way_cms_does(features) -> None:
+    """cms_hcc = RISK_SCORE x (mean next-year cost / mean RISK_SCORE) of the fit rows; demographics_only the same
+    with DEMOGRAPHIC_SCORE."""
+    labelled = prepare(features).where(f"{LABEL} IS NOT NULL AND YEAR = 2008")
+    rows = labelled.select(LABEL, "RISK_SCORE", "DEMOGRAPHIC_SCORE", "HCC_LIST").collect()
+    assert sum(r["HCC_LIST"] != "" for r in rows) > len(rows) / 4  # the generated sample has HCCs to learn from
+    for name, score in SCORE_BASELINES.items():
+        per_unit = sum(r[LABEL] for r in rows) / sum(r[score] for r in rows)
+        scored = _fit(name, labelled, 42, GBT_PARAMS).transform(labelled).select(score, "prediction").collect()
+        assert all(r["prediction"] == pytest.approx(r[score] * per_unit, rel=1e-9) for r in scored), name
 
 
 def test_gbt_size_sets_the_trees_and_their_depth(features) -> None:

@@ -119,9 +119,12 @@ def handmade_cases() -> dict[str, tuple[str, int, list[str]]]:
     }
 
 
-def build_warehouse(url: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """Write the random and hand-made rows; return what was drawn per beneficiary-year (birth date, sex, codes)."""
-    rng = random.Random(SEED)
+Drawn = dict[tuple[str, int], dict[str, Any]]
+
+
+def draw_cases(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], Drawn]:
+    """The random and hand-made beneficiary rows, their claim rows by table, and what was drawn per
+    beneficiary-year (birth date, sex, ICD-9 codes)."""
     pool = codes_by_hcc()
     hccs = list(pool)
     claims = Claims()
@@ -146,6 +149,13 @@ def build_warehouse(url: str) -> dict[tuple[str, int], dict[str, Any]]:
         benes.append(_bene(bene, 2010, birth, sex, 1, "03", 12, 12, "12", 1000, 100, 100))
         claims.add(rng, bene, 2010, codes)
         drawn[(bene, 2010)] = {"birth": dt.date.fromisoformat(birth), "sex": sex, "codes": codes}
+    return benes, claims.rows, drawn
+
+
+def build_warehouse(url: str) -> Drawn:
+    """Write the random and hand-made rows; return what was drawn per beneficiary-year (birth date, sex, codes)."""
+    rng = random.Random(SEED)
+    benes, claim_rows, drawn = draw_cases(rng)
     features, predictions = model_rows(rng, drawn)
     wh = Warehouse.from_url(url, schema=SCHEMA)
     try:
@@ -153,7 +163,7 @@ def build_warehouse(url: str) -> dict[tuple[str, int], dict[str, Any]]:
         wh.replace_rows("beneficiary_summary", {"sample": 1}, arrow_rows("beneficiary_summary", benes))
         wh.replace_rows("beneficiary_features", {"sample": 1}, arrow_rows("beneficiary_features", features))
         wh.replace_rows("cost_predictions", {"sample": 1}, arrow_rows("cost_predictions", predictions))
-        for table, rows in claims.rows.items():
+        for table, rows in claim_rows.items():
             wh.replace_rows(table, {"sample": 1}, arrow_rows(table, rows))
         for name, reference in terminology.REFERENCE_TABLES.items():
             wh.replace_table(name, reference.read())

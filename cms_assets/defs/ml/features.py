@@ -18,6 +18,7 @@ from cms_assets.lib.ml.schemas import FEATURE_DOCS, FEATURE_SCHEMA
 from cms_assets.lib.storage import Storage
 from cms_assets.lib.synpuf.names import sample_of_partition
 from cms_assets.lib.synpuf.tables import TABLE_NAMES
+from cms_assets.lib.terminology import HCCPY, PACKAGE, package_version
 
 FEATURE_CHECKS = {"rows_match_beneficiary_years": features_rows_match, "label_coverage": label_coverage}
 _KEY = "beneficiary_features"
@@ -25,8 +26,8 @@ _KEY = "beneficiary_features"
 
 @sample_asset(
     _KEY,
-    description="Beneficiary-year features and next-year cost label for one sample (one SQL query: DuckDB where no "
-    "cluster is configured, else Spark).",
+    description="Beneficiary-year features, CMS-HCC V22 risk scores and next-year cost label for one sample (one "
+    "SQL query: DuckDB where no cluster is configured, else Spark).",
     group="ml",
     kinds={FEATURES_ENGINE, "parquet", STORAGE},
     deps=TABLE_NAMES,
@@ -35,6 +36,8 @@ _KEY = "beneficiary_features"
     metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS)},
     io_manager_key="spark_io",
     pool="spark",
+    # the CMS-HCC scores read the packages' reference tables: a new release of either rebuilds the features
+    code_version=f"2+{HCCPY}=={package_version(HCCPY)}+{PACKAGE}=={package_version(PACKAGE)}",
 )
 def beneficiary_features(
     context: dg.AssetExecutionContext,

@@ -60,7 +60,7 @@ def cost_model(
     spark_io: dg.ResourceParam[SparkIOManager],
     model_size: ModelSizeResource,
 ) -> dg.MaterializeResult:
-    """Next-year cost model selected on a temporal holdout (2009 -> 2010) against two baselines."""
+    """Next-year cost model selected on a temporal holdout (2009 -> 2010) against four baselines."""
     store = storage.get()
     engine = spark_engine(spark, storage, spark_io)
     samples = _feature_samples(engine, features, config.samples)

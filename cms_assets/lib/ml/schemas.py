@@ -69,6 +69,20 @@ FEATURE_DOCS: dict[str, tuple[pa.DataType, str]] = {
     "DISTINCT_PROVIDERS": (_I32, "distinct PRVDR_NUM (IP, OP) and PRF_PHYSN_NPI (carrier) in YEAR"),
     "PDE_FILLS": (_I32, "number of PDE rows in YEAR"),
     "PDE_DAYS_SUPPLY": (_I32, "sum of DAYS_SUPLY_NUM in YEAR"),
+    "HCC_SEGMENT": (
+        pa.string(),
+        "CMS-HCC V22 segment scored: CNA (community non-dual aged, age >= 65 on 1 February) or CND (disabled, < 65)",
+    ),
+    "DEMOGRAPHIC_SCORE": (_F, "CMS-HCC V22 age/sex factor of the segment (the demographic-only model's score)"),
+    "DISEASE_SCORE": (_F, "sum of the CMS-HCC V22 factors of the HCCs kept (after age/sex edits and hierarchies)"),
+    "INTERACTION_SCORE": (_F, "sum of the CMS-HCC V22 factors of the community disease interactions present"),
+    "RISK_SCORE": (
+        _F,
+        "CMS-HCC V22 raw community risk score: DEMOGRAPHIC_SCORE + DISEASE_SCORE + INTERACTION_SCORE "
+        "(no normalization or coding-intensity adjustment); diagnoses of YEAR mapped ICD-9 -> ICD-10 by the GEM",
+    ),
+    "HCC_COUNT": (_I16, "number of CMS-HCC V22 HCCs kept in YEAR"),
+    "HCC_LIST": (pa.string(), "the HCCs kept in YEAR, ascending and comma-separated (HCC8,HCC85); empty if none"),
     "NEXT_YEAR_COST": (_F, "label: TOTAL_PAYMENT of YEAR+1; null when the beneficiary is absent in YEAR+1"),
 }
 
@@ -77,7 +91,21 @@ FEATURE_SCHEMA = pa.schema([pa.field(n, t) for n, (t, _) in FEATURE_DOCS.items()
 NON_FEATURES = {"DESYNPUF_ID", "YEAR", "sample", "NEXT_YEAR_COST"}
 #: Categorical inputs (one-hot encoded by the model pipeline).
 CATEGORICAL_FEATURES = ["SEX", "RACE", "STATE"]
-NUMERIC_FEATURES = [n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES]
+#: The CMS-HCC V22 columns: the cms_hcc and demographics_only candidates' scores, not inputs of the ML candidates.
+#: As inputs (the scores, or each HCC of HCC_LIST as 0/1) every ML candidate fell below the mean's temporal r2 on the
+#: generated test sample (linear -0.23, gbt -0.73, gbt_log -0.20), so they stay out until measured at scale 1.0.
+HCC_FEATURES = [
+    "HCC_SEGMENT", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "RISK_SCORE", "HCC_COUNT", "HCC_LIST",
+]  # fmt: skip
+NUMERIC_FEATURES = [
+    n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES and n not in HCC_FEATURES
+]
+
+#: Baselines scaled the way CMS pays Medicare Advantage: a score x the training year's mean next-year cost per unit
+#: of score. cms_hcc: the CMS-HCC V22 raw risk score; demographics_only: its age/sex factor alone (RTI's
+#: demographic model).
+SCORE_BASELINES = {"cms_hcc": "RISK_SCORE", "demographics_only": "DEMOGRAPHIC_SCORE"}
+BASELINES = ["baseline_mean", "baseline_last_year", *SCORE_BASELINES]
 
 #: SCOPE of a prediction row. "current": each beneficiary's latest feature year, whose next year is not in the data
 #: (the prediction a care manager acts on). "holdout": the temporal validation year (2009 features, 2010 known), scored

@@ -1,4 +1,4 @@
-"""Next-year cost model: Spark ML pipelines compared on a temporal holdout against two baselines.
+"""Next-year cost model: Spark ML pipelines compared on a temporal holdout against four baselines.
 
 Every candidate, baselines included, is a self-contained ``PipelineModel`` whose ``prediction`` column is the
 next-year cost in dollars: log-target models end with a SQLTransformer that applies ``expm1``, ML predictions are
@@ -19,7 +19,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cms_assets.lib.ml.schemas import CATEGORICAL_FEATURES, CURRENT, HOLDOUT, NUMERIC_FEATURES
+from cms_assets.lib.ml.schemas import (
+    BASELINES,
+    CATEGORICAL_FEATURES,
+    CURRENT,
+    HOLDOUT,
+    NUMERIC_FEATURES,
+    SCORE_BASELINES,
+)
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
@@ -31,7 +38,6 @@ LOG_LABEL = "LOG_NEXT_YEAR_COST"
 TRAIN_YEAR, VALID_YEAR = 2008, 2009
 TEMPORAL, RANDOM = "temporal", "random"
 ML_MODELS = ["linear", "linear_log", "gbt", "gbt_log"]
-BASELINES = ["baseline_mean", "baseline_last_year"]
 METRICS = ["r2", "rmse", "mae", "rows", "top10_capture", "top_decile_lift"]  # and DECILE_METRICS
 #: GBT size: trains in about a minute on 2 cores at scale 0.01-0.05. ``gbt_size`` overrides trees and depth.
 GBT_PARAMS: dict[str, Any] = {"maxIter": 25, "maxDepth": 5, "stepSize": 0.1, "subsamplingRate": 0.8}
@@ -100,6 +106,11 @@ def _fit(name: str, train: DataFrame, seed: int, gbt: dict[str, Any]) -> Pipelin
         return Pipeline(stages=[_sql(repr(float(mean or 0.0)))]).fit(train)
     if name == "baseline_last_year":
         return Pipeline(stages=[_sql("TOTAL_PAYMENT")]).fit(train)
+    if name in SCORE_BASELINES:
+        score = SCORE_BASELINES[name]
+        cost, units = train.agg(F.avg(LABEL), F.avg(score)).first()
+        per_unit = float(cost / units) if cost is not None and units else 0.0
+        return Pipeline(stages=[_sql(f"{score} * {per_unit!r}")]).fit(train)
     log = name.endswith("_log")
     label = LOG_LABEL if log else LABEL
     common = {"featuresCol": "features", "labelCol": label, "predictionCol": "raw_prediction"}
@@ -180,7 +191,8 @@ def importances(model: PipelineModel, scored: DataFrame, train: DataFrame) -> li
     stages = model.stages
     regressor = next((s for s in stages if isinstance(s, GBTRegressionModel | LinearRegressionModel)), None)
     if regressor is None:
-        return [("TOTAL_PAYMENT", 1.0)] if "TOTAL_PAYMENT" in stages[0].getStatement() else []
+        statement = stages[0].getStatement()
+        return [(c, 1.0) for c in ["TOTAL_PAYMENT", *SCORE_BASELINES.values()] if c in statement][:1]
     attrs = scored.schema["features"].metadata["ml_attr"]["attrs"]
     names = {a["idx"]: a["name"] for group in attrs.values() for a in group}
     if isinstance(regressor, GBTRegressionModel):
@@ -214,7 +226,7 @@ def fit_sample(rows: DataFrame, n: int, max_rows: int | None, seed: int) -> Data
 def train_cost_model(
     features: DataFrame, seed: int = 42, gbt: dict[str, Any] | None = None, max_fit_rows: int | None = MAX_FIT_ROWS
 ) -> TrainResult:
-    """Fit the four ML candidates and two baselines on both splits; keep the best by temporal r2.
+    """Fit the four ML candidates and four baselines on both splits; keep the best by temporal r2.
 
     ``gbt``: the GBT parameters (default GBT_PARAMS); see :func:`gbt_params`. ``max_fit_rows``: each split's fit set
     is sampled down to about this many rows (None or 0: all rows); validation always scores every held-out row."""

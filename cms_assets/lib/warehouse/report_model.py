@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cms_assets.lib.ml.schemas import CURRENT, HOLDOUT
+from cms_assets.lib.ml.schemas import BASELINES, CURRENT, HOLDOUT
 from cms_assets.lib.warehouse.charts import COLORS, MIN_CELL, Series, bars, suppressed
 from cms_assets.lib.warehouse.report_sections import Section, count, money, rows, state_label
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from cms_assets.lib.warehouse.load import Warehouse
 
-BASELINES = ("baseline_mean", "baseline_last_year")
 HEADLINE = ["r2", "mae", "rmse", "top10_capture", "top_decile_lift", "rows"]
 
 
