@@ -110,7 +110,8 @@ def _fit(name: str, train: DataFrame, seed: int, gbt: dict[str, Any]) -> Pipelin
         score = SCORE_BASELINES[name]
         cost, units = train.agg(F.avg(LABEL), F.avg(score)).first()
         per_unit = float(cost / units) if cost is not None and units else 0.0
-        return Pipeline(stages=[_sql(f"{score} * {per_unit!r}")]).fit(train)
+        # a beneficiary-year without a birth date has no score (null): it counts as 0 units, not as a missing row
+        return Pipeline(stages=[_sql(f"COALESCE({score}, 0D) * {per_unit!r}")]).fit(train)
     log = name.endswith("_log")
     label = LOG_LABEL if log else LABEL
     common = {"featuresCol": "features", "labelCol": label, "predictionCol": "raw_prediction"}
