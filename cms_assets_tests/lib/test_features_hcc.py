@@ -21,6 +21,7 @@ import pytest
 
 from cms_assets.lib import terminology
 from cms_assets.lib.features_duckdb import write_features
+from cms_assets.lib.synpuf.tables import TABLE_NAMES
 from cms_assets_tests.transform.handmade import arrow_rows
 from cms_assets_tests.transform.test_risk_scores import (
     DISABLED_PSYCH,
@@ -37,8 +38,6 @@ from cms_assets_tests.transform.test_risk_scores import (
     draw_cases,
     hcc_key,
 )
-
-TABLES = ("beneficiary_summary", "inpatient_claims", "outpatient_claims", "carrier_claims", "prescription_drug_events")
 
 
 def gem_targets() -> dict[str, set[str]]:
@@ -60,7 +59,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[tuple[str, in
     benes, claim_rows, drawn = draw_cases(random.Random(SEED))
     rows = {"beneficiary_summary": benes, "prescription_drug_events": [], **claim_rows}
     files = {}
-    for table in TABLES:
+    for table in TABLE_NAMES:
         path = workdir / f"{table}.parquet"
         pq.write_table(arrow_rows(table, rows[table]), path)
         files[table] = [str(path)]
