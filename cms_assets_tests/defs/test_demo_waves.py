@@ -72,28 +72,51 @@ def _rebuilt_from_the_same_inputs(instance: dg.DagsterInstance) -> list[str]:
     return repeats
 
 
+def _spark_step_running(instance: dg.DagsterInstance, run_id: str) -> bool:
+    started, ended = set(), set()
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started.add(entry.step_key)
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            ended.add(entry.step_key)
+    return any(s.split("[")[0] in SPARK_STEPS for s in started - ended)
+
+
+def _end_status(instance: dg.DagsterInstance, run_id: str, deadline: float) -> dg.DagsterRunStatus:
+    while True:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        if run.status not in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+            return run.status
+        assert time.monotonic() < deadline, f"run {run_id} still {run.status} after its worker was killed"
+        time.sleep(1)
+
+
 def _kill_a_spark_step(platform: LocalPlatform, instance: dg.DagsterInstance) -> dg.DagsterRun:
-    """Wait for a launched run inside a Spark step (holding the ``spark`` slot), kill its worker with -9."""
+    """Wait for a launched run inside a Spark step (holding the ``spark`` slot), kill its worker with -9, and
+    return it once run monitoring has marked it failed. A small sample's Spark step can end in the seconds before
+    the kill lands (CI failed on that once: the run succeeded and nothing failed); then the next one is tried."""
     deadline = time.monotonic() + 600
+    tried: set[str] = set()
     while True:
         for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            started, ended = set(), set()
-            for entry in instance.all_logs(run.run_id):
-                event = entry.dagster_event
-                if event is None or entry.step_key is None:
-                    continue
-                if event.event_type == dg.DagsterEventType.STEP_START:
-                    started.add(entry.step_key)
-                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                    ended.add(entry.step_key)
-            if any(s.split("[")[0] in SPARK_STEPS for s in started - ended):
-                time.sleep(3)  # inside the step: the Spark session is starting or working
-                pid = run_pid(instance, run.run_id, "Started process for run")
-                assert pid is not None and pid_alive(pid)
-                os.kill(pid, signal.SIGKILL)
+            if run.run_id in tried or not _spark_step_running(instance, run.run_id):
+                continue
+            time.sleep(3)  # inside the step: the Spark session is starting or working
+            tried.add(run.run_id)
+            pid = run_pid(instance, run.run_id, "Started process for run")
+            if pid is None or not pid_alive(pid):
+                continue  # it finished in those seconds
+            os.kill(pid, signal.SIGKILL)
+            status = _end_status(instance, run.run_id, deadline)
+            if status == dg.DagsterRunStatus.FAILURE:
                 print(f"killed run {run.run_id} (pid {pid}) in a Spark step")
                 return run
-        assert platform.alive() and time.monotonic() < deadline, "no Spark step started"
+            print(f"run {run.run_id} ended {status.value} before the kill landed; trying the next Spark step")
+        assert platform.alive() and time.monotonic() < deadline, "no Spark step could be killed"
         time.sleep(1)
 
 
