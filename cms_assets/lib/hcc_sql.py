@@ -63,8 +63,9 @@ INTERACTIONS: dict[str, tuple[str, ...]] = {
 
 def hcc_ctes(dialect: Dialect, refs: Mapping[str, str], beneficiary: str, dx_codes: str) -> str:
     """CTEs (to follow others in a ``with``) ending in ``hcc_scores``: one row per scored beneficiary-year
-    (DESYNPUF_ID, YEAR) with HCC_SEGMENT, DEMOGRAPHIC_SCORE, DISEASE_SCORE, INTERACTION_SCORE, RISK_SCORE,
-    HCC_COUNT and HCC_LIST (the HCCs kept, "HCC8,HCC85", ascending). ``beneficiary`` is the beneficiary table,
+    (DESYNPUF_ID, YEAR) with HCC_SEGMENT, HCC_AGE, DEMOGRAPHIC_SCORE, DISEASE_SCORE, INTERACTION_SCORE,
+    RISK_SCORE, HCC_COUNT, HCC_LIST (the HCCs kept, "HCC8,HCC85", ascending) and HCC_INTERACTIONS (the
+    interactions present, in byte order of their names). ``beneficiary`` is the beneficiary table,
     ``dx_codes`` a relation of distinct (DESYNPUF_ID, YEAR, code) ICD-9 codes; ``refs`` maps :data:`REFERENCES`
     to what the query reads them from.
 
@@ -82,10 +83,10 @@ def hcc_ctes(dialect: Dialect, refs: Mapping[str, str], beneficiary: str, dx_cod
     pivot = ",\n    ".join(
         f"max(case when VARIABLE = '{v}' then cast(COEFFICIENT as decimal(12, 6)) end) as {v}" for v in INTERACTIONS
     )
-    interaction = " + ".join(
-        f"case when {' and '.join(f'd.{g} = 1' for g in needs)} then coalesce(w.{v}, 0) else 0 end"
-        for v, needs in INTERACTIONS.items()
-    )
+    present = {v: " and ".join(f"d.{g} = 1" for g in needs) for v, needs in INTERACTIONS.items()}
+    interaction = " + ".join(f"case when {cond} then coalesce(w.{v}, 0) else 0 end" for v, cond in present.items())
+    # concat_ws skips nulls in both dialects: the names of the interactions present, or ''
+    interaction_names = ", ".join(f"case when {present[v]} then '{v}' end" for v in sorted(present))
     return f"""hcc_members as (
   select
     DESYNPUF_ID,
@@ -170,22 +171,26 @@ hcc_scores as (
     m.DESYNPUF_ID,
     m.YEAR,
     m.segment as HCC_SEGMENT,
+    m.age as HCC_AGE,
     DEMOGRAPHIC_SCORE,
     DISEASE_SCORE,
     INTERACTION_SCORE,
     DEMOGRAPHIC_SCORE + DISEASE_SCORE + INTERACTION_SCORE as RISK_SCORE,
     HCC_COUNT,
-    HCC_LIST
+    HCC_LIST,
+    HCC_INTERACTIONS
   from (
     select
       m.DESYNPUF_ID,
       m.YEAR,
       m.segment,
+      m.age,
       coalesce({coefficient}, 0) as DEMOGRAPHIC_SCORE,
       coalesce(d.DISEASE_SCORE, 0) as DISEASE_SCORE,
       {interaction} as INTERACTION_SCORE,
       coalesce(d.HCC_COUNT, 0) as HCC_COUNT,
-      coalesce(d.HCC_LIST, '') as HCC_LIST
+      coalesce(d.HCC_LIST, '') as HCC_LIST,
+      concat_ws(',', {interaction_names}) as HCC_INTERACTIONS
     from hcc_members m
     left join {refs[COEFFICIENTS]} c
       on c.SEGMENT = m.segment

@@ -41,9 +41,10 @@ CHARTS = {
     "top_hcpcs", "top_ndc", "chronic_prevalence", "chronic_cost", "high_cost_holdout", "high_cost_current",
     "model_metrics", "model_lift", "model_calibration", "risk_model_comparison",
 }  # fmt: skip
+# Without the feature table there are no risk scores either (the feature query computes them).
 NO_ML_CHARTS = CHARTS - {
     "high_cost_holdout", "high_cost_current", "model_metrics", "model_lift", "model_calibration",
-    "risk_model_comparison",
+    "risk_model_comparison", "risk_by_year", "risk_by_state",
 }  # fmt: skip
 
 
@@ -183,9 +184,11 @@ def test_missing_predictions_and_metrics_are_announced(
     wh, storage, _ = no_ml
     result = build_report(wh, storage, "reports/missing")
     page = _check_links(storage, result)
-    # every state and every drug under 11 beneficiaries here: those three charts have nothing they may show
-    assert _names(result) == NO_ML_CHARTS - {"readmissions_by_state", "risk_by_state", "top_ndc"}
-    assert page.count("not yet materialized") == 4  # holdout cohort, current cohort, model metrics, vs CMS-HCC
+    # every state and every drug under 11 beneficiaries here: those two charts have nothing they may show
+    assert _names(result) == NO_ML_CHARTS - {"readmissions_by_state", "top_ndc"}
+    # holdout cohort, current cohort, model metrics, risk scores, vs CMS-HCC
+    assert page.count("not yet materialized") == 5
+    assert "no risk scores: they come with the feature table" in page
 
 
 def test_empty_warehouse_still_gets_a_page(tmp_path: Path) -> None:

@@ -154,8 +154,32 @@ def features(bene: pa.Table, seed: int = 0) -> pa.Table:
         "TOTAL_PAYMENT": pa.array([total[(r["DESYNPUF_ID"], r["YEAR"])] for r in picked]),
         "NEXT_YEAR_COST": pa.array([total.get((r["DESYNPUF_ID"], r["YEAR"] + 1)) for r in picked], pa.float64()),
         **{cc: pa.array([int(r["SP_" + cc[3:]] == 1) for r in picked]) for cc in CHRONIC_FEATURES},
+        **hcc_scores(picked, rng),
     }
     return random_table(FEATURE_SCHEMA, len(picked), rng, fixed)
+
+
+def hcc_scores(rows: list[dict], rng: np.random.Generator) -> dict[str, pa.Array]:
+    """CMS-HCC columns that hold together as the feature query's do (segment by age on 1 February, the score the
+    sum of its parts, the count the list's length), with made-up factors: the marts' arithmetic is under test here,
+    the scoring itself in test_features_hcc."""
+    ages = [r["YEAR"] - r["BENE_BIRTH_DT"].year - ((r["BENE_BIRTH_DT"].month, r["BENE_BIRTH_DT"].day) > (2, 1))
+            for r in rows]  # fmt: skip
+    counts = rng.integers(0, 3, len(rows))
+    demographic = rng.uniform(0.2, 1.2, len(rows)).round(3)
+    disease = (counts * rng.uniform(0.1, 0.6, len(rows))).round(3)
+    interaction = np.where(counts == 2, 0.2, 0.0)
+    return {
+        "HCC_SEGMENT": pa.array(["CNA" if a >= 65 else "CND" for a in ages]),
+        "HCC_AGE": pa.array(ages),
+        "DEMOGRAPHIC_SCORE": pa.array(demographic),
+        "DISEASE_SCORE": pa.array(disease),
+        "INTERACTION_SCORE": pa.array(interaction),
+        "RISK_SCORE": pa.array(demographic + disease + interaction),
+        "HCC_COUNT": pa.array(counts),
+        "HCC_LIST": pa.array([",".join(["HCC19", "HCC85"][:k]) for k in counts]),
+        "HCC_INTERACTIONS": pa.array(["HCC85_gDiabetesMellit" if k == 2 else "" for k in counts]),
+    }
 
 
 def predictions(feats: pa.Table, version: str, seed: int = 0) -> pa.Table:

@@ -73,6 +73,7 @@ FEATURE_DOCS: dict[str, tuple[pa.DataType, str]] = {
         pa.string(),
         "CMS-HCC V22 segment scored: CNA (community non-dual aged, age >= 65 on 1 February) or CND (disabled, < 65)",
     ),
+    "HCC_AGE": (_I16, "age in whole years on 1 February of YEAR: the age CMS-HCC scores (AGE is on 1 January)"),
     "DEMOGRAPHIC_SCORE": (_F, "CMS-HCC V22 age/sex factor of the segment (the demographic-only model's score)"),
     "DISEASE_SCORE": (_F, "sum of the CMS-HCC V22 factors of the HCCs kept (after age/sex edits and hierarchies)"),
     "INTERACTION_SCORE": (_F, "sum of the CMS-HCC V22 factors of the community disease interactions present"),
@@ -83,6 +84,11 @@ FEATURE_DOCS: dict[str, tuple[pa.DataType, str]] = {
     ),
     "HCC_COUNT": (_I16, "number of CMS-HCC V22 HCCs kept in YEAR"),
     "HCC_LIST": (pa.string(), "the HCCs kept in YEAR, ascending and comma-separated (HCC8,HCC85); empty if none"),
+    "HCC_INTERACTIONS": (
+        pa.string(),
+        "the CMS-HCC V22 community interactions present in YEAR, comma-separated by name (HCC85_gDiabetesMellit); "
+        "one without a factor in the segment (gSubstanceAbuse_gPsychiatric in CNA) is listed and adds 0",
+    ),
     "NEXT_YEAR_COST": (_F, "label: TOTAL_PAYMENT of YEAR+1; null when the beneficiary is absent in YEAR+1"),
 }
 
@@ -95,7 +101,8 @@ CATEGORICAL_FEATURES = ["SEX", "RACE", "STATE"]
 #: As inputs (the scores, or each HCC of HCC_LIST as 0/1) every ML candidate fell below the mean's temporal r2 on the
 #: generated test sample (linear -0.23, gbt -0.73, gbt_log -0.20), so they stay out until measured at scale 1.0.
 HCC_FEATURES = [
-    "HCC_SEGMENT", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "RISK_SCORE", "HCC_COUNT", "HCC_LIST",
+    "HCC_SEGMENT", "HCC_AGE", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "RISK_SCORE", "HCC_COUNT",
+    "HCC_LIST", "HCC_INTERACTIONS",
 ]  # fmt: skip
 NUMERIC_FEATURES = [
     n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES and n not in HCC_FEATURES

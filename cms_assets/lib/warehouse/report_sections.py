@@ -396,14 +396,21 @@ def risk_section(wh: Warehouse, s: str, ref: int | None) -> list[Section]:
     title = "CMS-HCC V22 risk scores and risk-adjusted PMPM"
     years = rows(wh, f"select * from {s}.risk_adjusted_pmpm where dimension = 'all' order by year")
     if not years:
-        return [Section(title, "not yet materialized: no beneficiary-years with Part A/B months.")]
+        return [
+            Section(
+                title,
+                "not yet materialized: no risk scores: they come with the feature table "
+                "(beneficiary_features, loaded by warehouse/beneficiary_features).",
+            )
+        ]
     text = (
         "Risk score = the CMS-HCC V22 community model (CMS's 2010/2011 model, the DE-SynPUF years) on each "
         "beneficiary-year's diagnoses from every claim type, mapped ICD-9 -> ICD-10-CM through the CMS GEM, then "
-        "condition categories, hierarchies, relative factors, demographic factors and interactions (mart "
-        "risk_scores; equal to hccpy 0.1.9 on 1,127 test beneficiary-years). DE-SynPUF has no dual-eligibility or "
-        "entitlement field: segment non-dual aged at 65 or over on 1 February, non-dual disabled under 65. "
-        "Risk-adjusted PMPM = PMPM / mean risk score weighted by member months: the cost of a member of average "
+        "condition categories, hierarchies, relative factors, demographic factors and interactions (computed in the "
+        "feature query, mart risk_scores; equal to hccpy 0.1.9 on about 1,300 test beneficiary-years). DE-SynPUF has "
+        "no dual-eligibility or entitlement field: segment non-dual aged at 65 or over on 1 February, non-dual "
+        "disabled under 65. Risk-adjusted PMPM = PMPM / mean risk score weighted by member months: the cost of a "
+        "member of average "
         "risk. n = beneficiary-years with Part A/B months."
     )
 

@@ -6,12 +6,12 @@ with diagnoses as (
     select
         diagnoses.year,
         diagnoses.desynpuf_id,
-        diagnoses.claim_type,
-        diagnoses.position,
-        diagnoses.attributed_amount,
+        diagnoses.events,
+        diagnoses.mentions,
+        diagnoses.paid_amount,
         coalesce(ccs.ccs_category, 0) as ccs_category,
         coalesce(ccs.ccs_name, 'not in CCS') as ccs_name
-    from {{ ref('int_diagnoses_long') }} as diagnoses
+    from {{ ref('int_beneficiary_diagnoses') }} as diagnoses
     left join {{ ref('stg_ccs_categories') }} as ccs
         on diagnoses.icd9_code = ccs.icd9_code
 
@@ -23,16 +23,10 @@ by_category as (
         year,
         ccs_category,
         ccs_name,
-        sum(
-            case
-                when claim_type = 'carrier_line' then 1
-                when claim_type in ('inpatient', 'outpatient') and position = 1 then 1
-                else 0
-            end
-        ) as events,
-        count(*) as mentions,
+        sum(events) as events,
+        sum(mentions) as mentions,
         count(distinct desynpuf_id) as beneficiaries,
-        sum(attributed_amount) as paid_amount
+        sum(paid_amount) as paid_amount
     from diagnoses
     group by
         year,

@@ -55,5 +55,14 @@ select
     cast("DISTINCT_PROVIDERS" as integer) as distinct_providers,
     cast("PDE_FILLS" as integer) as pde_fills,
     cast("PDE_DAYS_SUPPLY" as integer) as pde_days_supply,
+    cast("HCC_SEGMENT" as {{ dbt.type_string() }}) as hcc_segment,
+    cast("HCC_AGE" as integer) as hcc_age,
+    cast("DEMOGRAPHIC_SCORE" as double precision) as demographic_score,
+    cast("DISEASE_SCORE" as double precision) as disease_score,
+    cast("INTERACTION_SCORE" as double precision) as interaction_score,
+    cast("RISK_SCORE" as double precision) as risk_score,
+    cast("HCC_COUNT" as integer) as hcc_count,
+    cast("HCC_LIST" as {{ dbt.type_string() }}) as hcc_list,
+    cast("HCC_INTERACTIONS" as {{ dbt.type_string() }}) as hcc_interactions,
     cast("NEXT_YEAR_COST" as double precision) as next_year_cost
 from source
