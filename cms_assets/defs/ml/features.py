@@ -36,8 +36,9 @@ _KEY = "beneficiary_features"
     metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS)},
     io_manager_key="spark_io",
     pool="spark",
-    # the CMS-HCC scores read the packages' reference tables: a new release of either rebuilds the features
-    code_version=f"2+{HCCPY}=={package_version(HCCPY)}+{PACKAGE}=={package_version(PACKAGE)}",
+    # 3: HCC_AGE and HCC_INTERACTIONS. The CMS-HCC scores read the packages' reference tables: a new release of either
+    # rebuilds the features
+    code_version=f"3+{HCCPY}=={package_version(HCCPY)}+{PACKAGE}=={package_version(PACKAGE)}",
 )
 def beneficiary_features(
     context: dg.AssetExecutionContext,
