@@ -71,7 +71,9 @@ def hcc_ctes(dialect: Dialect, refs: Mapping[str, str], beneficiary: str, dx_cod
 
     Two aggregations run over the claims' codes (the HCCs present, then one row per beneficiary-year with the
     disease factors and the group flags); the interactions are looked up in a one-row-per-segment pivot of the
-    factors. Fewer aggregations in the query's stages keep Spark's per-task memory within a small driver's."""
+    factors. Fewer aggregations in the query's stages keep Spark's per-task memory within a small driver's. Only the
+    GEM targets that reach an HCC or an age/sex edit are kept, so a code that can score nothing never reaches the
+    join with the beneficiaries."""
     by = "using (DESYNPUF_ID, YEAR)"
     birth = "BENE_BIRTH_DT"
     # factors have at most 3 decimals: summed as decimals, the score is exact and the same on every engine
@@ -112,6 +114,10 @@ hcc_gem as (
   join (select ICD9_CODE, min(SCENARIO) as first_scenario from {refs[GEM]} group by ICD9_CODE) f
     on g.ICD9_CODE = f.ICD9_CODE and g.SCENARIO = f.first_scenario
   where g.ICD10_CODE is not null
+    and (
+      g.ICD10_CODE in (select ICD10_CODE from {refs[HCC_MAP]})
+      or g.ICD10_CODE in (select ICD10_CODE from {refs[EDITS]})
+    )
 ),
 hcc_edited as (
   select d.DESYNPUF_ID, d.YEAR, g.ICD10_CODE, e.ICD10_CODE as edited_code, e.HCC as edited_hcc
