@@ -19,7 +19,7 @@ from cms_assets.lib.synpuf.tables import TABLES, Kind
 from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets.lib.warehouse.schema import WAREHOUSE_TABLES, build_metadata, ddl, sql_type
 from cms_assets.lib.warehouse.sources import LoadError, ParquetSource
-from cms_assets_tests.lib.warehouse_data import beneficiaries, write_parquet
+from cms_assets_tests.lib.warehouse_data import beneficiaries, features, write_parquet
 
 PASSWORD = "Sup3r-Secret-pw"
 ROLE = "arn:aws:iam::123456789012:role/cms-redshift-loader"
@@ -249,3 +249,40 @@ def test_duckdb_url_options(tmp_path: Path) -> None:
         Warehouse.from_url(f"duckdb:///{tmp_path}/w.duckdb?threads=2")
     with pytest.raises(ValueError, match="duckdb:///relative/path.duckdb"):
         Warehouse.from_url("duckdb://host/w.duckdb")
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_an_older_warehouse_gets_the_new_columns(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A warehouse built by a release whose feature table lacked the newest columns (HCC_AGE, HCC_INTERACTIONS):
+    ensure_schema adds them (null for the rows already there, which stay), four runs at once included, and the new
+    release's feature files load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = request.getfixturevalue("postgres_db_url") if backend == "postgresql" else f"duckdb:///{tmp_path}/w.duckdb"
+    schema = "cms_upgrade"
+    wh = Warehouse.from_url(url, schema=schema)
+    wh.ensure_schema()
+    bene = beneficiaries(1, 40)
+    feats = features(bene)
+    wh.replace_rows("beneficiary_features", {"sample": 1}, feats)
+    table = f"{wh.backend.quote(schema)}.{wh.backend.quote('beneficiary_features')}"
+    with wh.backend.transaction() as tx:
+        for column in ("HCC_AGE", "HCC_INTERACTIONS"):
+            tx.execute(f"ALTER TABLE {table} DROP COLUMN {wh.backend.quote(column)}")
+    assert "HCC_AGE" not in wh.backend.table_columns("beneficiary_features")
+    with pytest.raises(LoadError, match="missing columns.*HCC_AGE|unexpected columns HCC_AGE"):
+        wh.replace_rows("beneficiary_features", {"sample": 2}, feats)  # what an upgrade met before
+
+    warehouses = [Warehouse.from_url(url, schema=schema) for _ in range(4)] if backend == "postgresql" else [wh]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda w: w.ensure_schema(), warehouses))
+    assert wh.backend.table_columns("beneficiary_features")[-2:] == ["HCC_AGE", "HCC_INTERACTIONS"]
+    old = wh.query(f'SELECT count(*) AS n, count("HCC_AGE") AS ages FROM {table} WHERE sample = 1').to_pylist()
+    assert old == [{"n": feats.num_rows, "ages": 0}]  # the rows already there stay, with nulls
+    wh.replace_rows("beneficiary_features", {"sample": 1}, feats)  # the rebuilt partition fills them
+    ages = wh.query(f'SELECT count("HCC_AGE") AS ages FROM {table}').column(0)[0].as_py()
+    assert ages == feats.num_rows
+    wh.ensure_schema()  # nothing left to add
+    assert len(wh.backend.table_columns("beneficiary_features")) == len(
+        WAREHOUSE_TABLES["beneficiary_features"].arrow_schema
+    )

@@ -28,7 +28,15 @@ from cms_assets.lib.warehouse.backends import (
     RedshiftBackend,
     sql_literal,
 )
-from cms_assets.lib.warehouse.schema import DEFAULT_SCHEMA, WarehouseTable, ddl, sql_type, warehouse_table
+from cms_assets.lib.warehouse.schema import (
+    DEFAULT_SCHEMA,
+    WAREHOUSE_TABLES,
+    WarehouseTable,
+    added_columns,
+    ddl,
+    sql_type,
+    warehouse_table,
+)
 from cms_assets.lib.warehouse.sources import ArrowSource, Columns, LoadError, ParquetSource, Source
 
 log = logging.getLogger(__name__)
@@ -172,11 +180,23 @@ class Warehouse:
         self.backend.close()
 
     def ensure_schema(self) -> None:
-        """Create the schema and every table if missing; safe to run any number of times."""
+        """Create the schema and every table if missing, and add the columns a newer release gave a table; safe to
+        run any number of times. On a backend whose bulk load maps columns by position (Redshift) an added column
+        would sit after the others, so none is added there: the load names the difference instead."""
         with self.backend.transaction() as tx:
             self.backend.serialize_ddl(tx)  # parallel runs may all call this on a fresh warehouse
             for sql in ddl(self.backend.name, self.schema):
                 tx.execute(sql)
+        if self.backend.positional_load:
+            return
+        for name in WAREHOUSE_TABLES:
+            alters = added_columns(self.backend.name, self.schema, name, self.backend.table_columns(name))
+            if alters:
+                with self.backend.transaction() as tx:
+                    self.backend.serialize_ddl(tx)
+                    for sql in alters:  # IF NOT EXISTS: parallel runs of an upgraded release may all get here
+                        log.info("warehouse: %s", sql)
+                        tx.execute(sql)
 
     def query(self, sql: str) -> pa.Table:
         return self.backend.query(sql)

@@ -183,6 +183,27 @@ def ddl(dialect: str, schema: str = DEFAULT_SCHEMA) -> list[str]:
     return out
 
 
+def added_columns(dialect: str, schema: str, table: str, existing: list[str]) -> list[str]:
+    """ALTER TABLE statements that add the columns a newer release gave ``table`` to a warehouse that has only
+    ``existing`` (the rows already there get nulls until their partition is reloaded). A new column that may not be
+    null cannot be added to existing rows: that is an error naming it."""
+    d = dialect_for(dialect)
+    sa_table = build_metadata(schema).tables[f"{schema}.{table}"]
+    have = {c.lower() for c in existing}
+    prep = d.identifier_preparer
+    out = []
+    for column in sa_table.columns:
+        if column.name.lower() in have:
+            continue
+        if not column.nullable:
+            raise ValueError(f"{schema}.{table} lacks the NOT NULL column {column.name}: it cannot be added to rows")
+        out.append(
+            f"ALTER TABLE {prep.quote(schema)}.{prep.quote(table)} "
+            f"ADD COLUMN IF NOT EXISTS {prep.quote(column.name)} {column.type.compile(dialect=d)}"
+        )
+    return out
+
+
 def _tidy(compiled: object) -> str:
     """SQLAlchemy's DDL without trailing blanks, so statements are stable to compare and pleasant to read."""
     return "\n".join(line.rstrip() for line in str(compiled).strip().splitlines())
