@@ -6,7 +6,8 @@ lib/test_features_hcc.py proves equal to hccpy). dbt builds only the risk models
 tests), once for the module. risk_scores must carry every scored beneficiary-year's score unchanged beside the
 beneficiary file's state, member months and payments; risk_adjusted_pmpm and risk_model_comparison (the cost model
 beside CMS-HCC and a demographics-only model, on a drawn next-year cost and holdout predictions) are checked against
-the same figures computed here in Python.
+the same figures computed here in Python. On the same claims (many codes per beneficiary-year, several in one CCS
+category), the diagnosis marts must count each beneficiary once per code and per category.
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     drawn = build_warehouse(url, workdir)
     started = time.perf_counter()
     args = ["build", "--select", "+risk_scores", "+risk_adjusted_pmpm", "+risk_model_comparison",
+            "+diagnosis_codes", "+diagnosis_categories",
             "--indirect-selection", "cautious",
             "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]  # fmt: skip
     result = run_dbt(args, url, SCHEMA, check=False)
     seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    print(f"dbt build of the risk models on {len(drawn)} beneficiary-years: {seconds:.1f}s")
+    print(f"dbt build of the risk and diagnosis marts on {len(drawn)} beneficiary-years: {seconds:.1f}s")
     return Built(url, drawn, seconds)
 
 
@@ -206,3 +208,29 @@ def test_model_comparison_against_python(built: Built) -> None:
     anchors = {r["candidate"]: r for r in got.values() if r["source"] == "RTI 2011 (real Medicare)"}
     assert anchors["CMS-HCC V21"]["r2"] == 0.125 and anchors["CMS-HCC"]["top_decile_cost_share"] == 0.304
     assert anchors["demographic-only"]["top_decile_cost_share"] == 0.154 and anchors["CMS-HCC V12"]["n"] is None
+
+
+def test_diagnosis_marts_count_each_beneficiary_once(built: Built) -> None:
+    """beneficiaries and mentions of diagnosis_codes and diagnosis_categories equal a distinct count over the
+    claim-grain view, for every year and code or category (the marts sum per beneficiary first, then count)."""
+    schemas = {layer: layer_schema(SCHEMA, layer) for layer in ("staging", "intermediate", "marts")}
+    direct = f"""
+        select d.year, {{key}} as k, count(distinct d.desynpuf_id) as beneficiaries, count(*) as mentions
+        from {schemas["intermediate"]}.int_diagnoses_long d
+        left join {schemas["staging"]}.stg_ccs_categories c on d.icd9_code = c.icd9_code
+        group by d.year, {{key}}"""
+    codes_per_category = built.rows(
+        f"select max(n) as n from (select d.year, d.desynpuf_id, c.ccs_category, count(*) as n "
+        f"from {schemas['intermediate']}.int_beneficiary_diagnoses d "
+        f"join {schemas['staging']}.stg_ccs_categories c on d.icd9_code = c.icd9_code "
+        f"group by d.year, d.desynpuf_id, c.ccs_category) t"
+    )
+    assert codes_per_category[0]["n"] > 1  # the case a count of codes would get wrong
+    for mart, key, column in [("diagnosis_codes", "d.icd9_code", "icd9_code"),
+                              ("diagnosis_categories", "coalesce(c.ccs_category, 0)", "ccs_category")]:  # fmt: skip
+        want = {(r["year"], r["k"]): (r["beneficiaries"], r["mentions"]) for r in built.rows(direct.format(key=key))}
+        got = {
+            (r["year"], r[column]): (r["beneficiaries"], r["mentions"])
+            for r in built.rows(f"select year, {column}, beneficiaries, mentions from {schemas['marts']}.{mart}")
+        }
+        assert got == want, mart

@@ -1,10 +1,12 @@
 -- Cost and count by AHRQ CCS single-level diagnosis category and year (codes not in the grouper: category 0).
 -- events, mentions and paid as in diagnosis_codes, summed over the category's codes; beneficiaries are distinct
--- within the category (not the sum of the codes').
+-- within the category (not the sum of the codes'): summed per beneficiary first, then counted, which spills to disk
+-- where a distinct aggregate would hold every category's set of beneficiaries in memory.
 with diagnoses as (
 
     select
         diagnoses.year,
+        diagnoses.sample,
         diagnoses.desynpuf_id,
         diagnoses.events,
         diagnoses.mentions,
@@ -17,6 +19,27 @@ with diagnoses as (
 
 ),
 
+by_beneficiary as (
+
+    select
+        year,
+        ccs_category,
+        ccs_name,
+        sample,
+        desynpuf_id,
+        sum(events) as events,
+        sum(mentions) as mentions,
+        sum(paid_amount) as paid_amount
+    from diagnoses
+    group by
+        year,
+        ccs_category,
+        ccs_name,
+        sample,
+        desynpuf_id
+
+),
+
 by_category as (
 
     select
@@ -25,9 +48,9 @@ by_category as (
         ccs_name,
         sum(events) as events,
         sum(mentions) as mentions,
-        count(distinct desynpuf_id) as beneficiaries,
+        count(*) as beneficiaries,
         sum(paid_amount) as paid_amount
-    from diagnoses
+    from by_beneficiary
     group by
         year,
         ccs_category,

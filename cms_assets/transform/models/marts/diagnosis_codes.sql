@@ -16,7 +16,8 @@ by_code as (
         icd9_code,
         sum(events) as events,
         sum(mentions) as mentions,
-        count(distinct desynpuf_id) as beneficiaries,
+        -- one row per beneficiary (of a sample; samples are disjoint) and code in a year: a count, not a distinct
+        count(*) as beneficiaries,
         sum(paid_amount) as paid_amount
     from diagnoses
     group by
