@@ -4,14 +4,15 @@ A DuckDB warehouse gets the ~1,300 random and hand-made beneficiary-years of :mo
 their feature rows as the feature job's DuckDB path builds them (with the CMS-HCC scores that
 lib/test_features_hcc.py proves equal to hccpy). dbt builds only the risk models and their parents (with their
 tests), once for the module. risk_scores must carry every scored beneficiary-year's score unchanged beside the
-beneficiary file's state, member months and payments; risk_adjusted_pmpm and risk_model_comparison (the cost model
-beside CMS-HCC and a demographics-only model, on a drawn next-year cost and holdout predictions) are checked against
-the same figures computed here in Python. On the same claims (many codes per beneficiary-year, several in one CCS
-category), the diagnosis marts must count each beneficiary once per code and per category.
+beneficiary file's state, member months and payments; risk_adjusted_pmpm is checked against the same figures
+computed here in Python, and risk_model_comparison (every candidate of the latest cost model, CMS-HCC among them,
+beside RTI's anchors) against two versions' model metrics. On the same claims (many codes per beneficiary-year,
+several in one CCS category), the diagnosis marts must count each beneficiary once per code and per category.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from pathlib import Path
@@ -37,13 +38,20 @@ MARTS = layer_schema(SCHEMA, "marts")
 
 
 def build_warehouse(url: str, workdir: Path) -> Drawn:
-    """Write the random and hand-made rows, their feature rows (the next-year cost replaced by a drawn one) and
-    holdout predictions; return what was drawn per beneficiary-year (birth date, sex, codes)."""
-    rng = random.Random(SEED)
-    benes, claim_rows, drawn = draw_cases(rng)
-    costs, predictions = model_rows(rng, drawn)
-    features = [
-        r | {"NEXT_YEAR_COST": costs[(r["DESYNPUF_ID"], r["YEAR"])]} for r in feature_rows(workdir, benes, claim_rows)
+    """Write the random and hand-made rows, their feature rows, holdout predictions for the last year and two
+    versions' model metrics; return what was drawn per beneficiary-year (birth date, sex, codes)."""
+    benes, claim_rows, drawn = draw_cases(random.Random(SEED))
+    features = feature_rows(workdir, benes, claim_rows)
+    predictions = [
+        {
+            "DESYNPUF_ID": bene,
+            "YEAR": year,
+            "PREDICTED_NEXT_YEAR_COST": 1000.0,
+            "MODEL_VERSION": "v2",
+            "SCOPE": "holdout",
+        }
+        for bene, year in sorted(drawn)
+        if year == YEARS[-1]
     ]
     wh = Warehouse.from_url(url, schema=SCHEMA)
     try:
@@ -53,6 +61,8 @@ def build_warehouse(url: str, workdir: Path) -> Drawn:
         wh.replace_rows("cost_predictions", {"sample": 1}, arrow_rows("cost_predictions", predictions))
         for table, rows in claim_rows.items():
             wh.replace_rows(table, {"sample": 1}, arrow_rows(table, rows))
+        for version, rows in metric_rows().items():
+            wh.replace_rows("model_metrics", {"MODEL_VERSION": version}, arrow_rows("model_metrics", rows))
         for name, reference in terminology.REFERENCE_TABLES.items():
             wh.replace_table(name, reference.read())
     finally:
@@ -60,18 +70,30 @@ def build_warehouse(url: str, workdir: Path) -> Drawn:
     return drawn
 
 
-def model_rows(rng: random.Random, drawn: Drawn) -> tuple[dict[tuple[str, int], float], list[dict[str, Any]]]:
-    """A next-year cost for every beneficiary-year (rising with its codes, noisy) and, for the last year, the cost
-    model's holdout prediction (the cost plus noise; ties on purpose, to pin the decile order)."""
-    costs, predictions = {}, []
-    for (bene, year), d in sorted(drawn.items()):
-        cost = float(round(rng.lognormvariate(7 + 0.15 * len(d["codes"]), 1.2)))
-        costs[(bene, year)] = cost
-        if year == YEARS[-1]:
-            guess = float(round(cost * rng.uniform(0.3, 1.7), -2))
-            predictions.append({"DESYNPUF_ID": bene, "YEAR": year, "PREDICTED_NEXT_YEAR_COST": guess,
-                                "MODEL_VERSION": "v1", "SCOPE": "holdout"})  # fmt: skip
-    return costs, predictions
+#: The latest version's temporal metrics per candidate: rows, r2, mae, top10_capture, top_decile_lift.
+LATEST = {
+    "gbt_log": (660, 0.041, 4100.0, 0.262, 2.58),
+    "linear": (660, 0.012, 4300.0, 0.241, 2.37),
+    "baseline_mean": (660, -0.004, 4500.0, 0.098, 0.96),
+    "cms_hcc": (660, -0.021, 4450.0, 0.251, 2.47),
+    "demographics_only": (660, -0.013, 4480.0, 0.137, 1.35),
+}
+
+
+def metric_rows() -> dict[str, list[dict[str, Any]]]:
+    """An older version (v1) and the latest (v2, gbt_log selected), each with temporal and random-split metrics."""
+    names = ["rows", "r2", "mae", "top10_capture", "top_decile_lift"]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for version, day, shift in [("v1", 1, 0.5), ("v2", 2, 0.0)]:
+        at = dt.datetime(2026, 1, day, tzinfo=dt.UTC)
+        out[version] = [
+            {"MODEL_VERSION": version, "MODEL_NAME": name, "SPLIT": split, "METRIC": metric, "VALUE": value + shift,
+             "SELECTED": name == "gbt_log", "TRAINED_AT": at}
+            for name, values in LATEST.items()
+            for split in ("temporal", "random")
+            for metric, value in zip(names, values if split == "temporal" else [v * 2 for v in values], strict=True)
+        ]  # fmt: skip
+    return out
 
 
 class Built:
@@ -160,54 +182,23 @@ def test_risk_adjusted_pmpm(built: Built) -> None:
             assert c["is_small_cell"] == 0
 
 
-def _metrics(pairs: list[tuple[tuple[int, str], float, float]]) -> dict[str, float]:
-    """r2, mae, top-decile cost share and lift of (order key, actual, predicted) rows, decile 1 the ceil(10%) highest
-    predicted (ties by the order key), as the cost model's evaluate and the mart define them."""
-    n = len(pairs)
-    actual = [a for _, a, _ in pairs]
-    mean = sum(actual) / n
-    sse = sum((a - p) ** 2 for _, a, p in pairs)
-    top = sorted(pairs, key=lambda r: (-r[2], r[0]))[: -(-n // 10)]
-    share = sum(a for _, a, _ in top) / sum(actual)
-    return {
-        "r2": 1 - sse / sum((a - mean) ** 2 for a in actual),
-        "mae": sum(abs(a - p) for _, a, p in pairs) / n,
-        "top_decile_cost_share": share,
-        "top_decile_lift": share / (len(top) / n),
-    }
-
-
-def test_model_comparison_against_python(built: Built) -> None:
-    scores = {(r["desynpuf_id"], r["year"]): r for r in built.rows(f"select * from {MARTS}.risk_scores")}
-    cost = {
-        (r["DESYNPUF_ID"], r["YEAR"]): r["NEXT_YEAR_COST"]
-        for r in built.rows('select * from cms."beneficiary_features"')
-    }
-    predicted = {
-        r["DESYNPUF_ID"]: r["PREDICTED_NEXT_YEAR_COST"] for r in built.rows('select * from cms."cost_predictions"')
-    }
-    train, last = [k for k in cost if k[1] == YEARS[0] and k in scores], YEARS[-1]
-    per_score = sum(cost[k] for k in train) / sum(scores[k]["risk_score"] for k in train)
-    per_demographic = sum(cost[k] for k in train) / sum(scores[k]["demographic_score"] for k in train)
-    holdout = [(1, b) for b, y in cost if y == last and b in predicted and (b, y) in scores]
-    expected = {
-        "cost_model": _metrics([(k, cost[(k[1], last)], predicted[k[1]]) for k in holdout]),
-        "cms_hcc": _metrics([(k, cost[(k[1], last)], scores[(k[1], last)]["risk_score"] * per_score) for k in holdout]),
-        "demographics_only": _metrics(
-            [(k, cost[(k[1], last)], scores[(k[1], last)]["demographic_score"] * per_demographic) for k in holdout]
-        ),
-    }
+def test_model_comparison_shows_every_candidate_of_the_latest_model(built: Built) -> None:
+    """One row per candidate of the latest version's temporal split (not the older version's, not the random
+    split's), the selected one flagged, beside the RTI 2011 anchors."""
     got = {r["candidate"]: r for r in built.rows(f"select * from {MARTS}.risk_model_comparison")}
-    assert len(holdout) > 500
-    for candidate, figures in expected.items():
-        row = got[candidate]
-        assert (row["source"], row["n"], row["holdout_year"]) == ("DE-SynPUF (this warehouse)", len(holdout), last)
-        for metric, value in figures.items():
-            assert row[metric] == pytest.approx(value, rel=1e-9), (candidate, metric)
-    assert got["cms_hcc"]["top_decile_cost_share"] > got["demographics_only"]["top_decile_cost_share"]
-    anchors = {r["candidate"]: r for r in got.values() if r["source"] == "RTI 2011 (real Medicare)"}
+    ours = {k: r for k, r in got.items() if r["source"] == "DE-SynPUF (this warehouse)"}
+    assert set(ours) == set(LATEST)
+    for name, (n, r2, mae, share, lift) in LATEST.items():
+        row = ours[name]
+        assert (row["n"], row["holdout_year"], row["model_version"]) == (n, YEARS[-1], "v2"), name
+        assert (row["r2"], row["mae"], row["top_decile_cost_share"], row["top_decile_lift"]) == pytest.approx(
+            (r2, mae, share, lift)
+        ), name
+        assert row["is_selected"] == (name == "gbt_log")
+    anchors = {k: r for k, r in got.items() if r["source"] == "RTI 2011 (real Medicare)"}
     assert anchors["CMS-HCC V21"]["r2"] == 0.125 and anchors["CMS-HCC"]["top_decile_cost_share"] == 0.304
     assert anchors["demographic-only"]["top_decile_cost_share"] == 0.154 and anchors["CMS-HCC V12"]["n"] is None
+    assert not any(r["is_selected"] for r in anchors.values())
 
 
 def test_diagnosis_marts_count_each_beneficiary_once(built: Built) -> None:

@@ -457,20 +457,20 @@ def risk_section(wh: Warehouse, s: str, ref: int | None) -> list[Section]:
 
 
 def comparison_section(wh: Warehouse, s: str) -> Section:
-    """The cost model beside CMS-HCC and a demographics-only model on the temporal holdout, with RTI's published
-    real-data figures as anchors (mart risk_model_comparison)."""
-    title = "Cost model vs CMS-HCC on the temporal holdout, beside CMS's published figures"
-    data = rows(wh, f"select * from {s}.risk_model_comparison order by source, candidate")
+    """Every candidate of the latest cost model on the temporal holdout (CMS-HCC and a demographics-only model among
+    them), with RTI's published real-data figures as anchors (mart risk_model_comparison)."""
+    title = "Cost model candidates vs CMS-HCC on the temporal holdout, beside CMS's published figures"
+    data = rows(wh, f"select * from {s}.risk_model_comparison order by source, r2 desc, candidate")
     ours = [r for r in data if r["n"] is not None and not suppressed(r["n"])]
     anchors = [r for r in data if r["n"] is None]
     text = (
-        "Same holdout beneficiary-years for every candidate: features of the last year with a known next-year cost, "
-        "scored by the cost model and by CMS-HCC V22. cms_hcc pays as CMS does: risk score x the training year's "
-        "mean next-year cost per unit of score; demographics_only uses the V22 age/sex factor alone. Top-decile "
-        "share = the share of actual next-year cost held by the 10% predicted highest. RTI 2011 rows are anchors "
-        "published for real Medicare fee-for-service data (Parts A/B; Pope et al., Evaluation of the CMS-HCC Risk "
-        "Adjustment Model): DE-SynPUF is synthetic, its perturbation weakens the links between diagnoses and later "
-        "cost, and our label adds Part D, so the anchors frame our figures rather than bound them."
+        "Every candidate the cost model was selected among (the selected one marked *), fit on 2008 features -> "
+        "2009 cost and scored on every beneficiary-year of 2009 -> 2010. cms_hcc pays as CMS does: risk score x the "
+        "training year's mean next-year cost per unit of score; demographics_only uses the V22 age/sex factor alone. "
+        "Top-decile share = the share of actual next-year cost held by the 10% predicted highest. RTI 2011 rows are "
+        "anchors published for real Medicare fee-for-service data (Parts A/B; Pope et al., Evaluation of the CMS-HCC "
+        "Risk Adjustment Model): DE-SynPUF is synthetic, its perturbation weakens the links between diagnoses and "
+        "later cost, and our label adds Part D, so the anchors frame our figures rather than bound them."
     )
 
     def fmt(v: float | None, pattern: str) -> str:
@@ -479,7 +479,7 @@ def comparison_section(wh: Warehouse, s: str) -> Section:
     table = [
         {
             "Source": r["source"],
-            "Candidate": r["candidate"],
+            "Candidate": r["candidate"] + (" *" if r["is_selected"] else ""),
             "n": "-" if r["n"] is None else count(r["n"]),
             "R2": fmt(r["r2"], "{:.3f}"),
             "MAE": money(r["mae"]),
@@ -489,13 +489,16 @@ def comparison_section(wh: Warehouse, s: str) -> Section:
         for r in [*ours, *anchors]
     ]
     if not ours:
-        missing = "not yet materialized: no holdout predictions with risk scores (or fewer than 11). Anchors:"
+        missing = "not yet materialized: no trained cost model (or fewer than 11 holdout beneficiary-years). Anchors:"
         return Section(title, missing, table=table)
 
     def chart(fig: Figure) -> None:
         ax = fig.subplots()
         shown = [*ours, *[r for r in anchors if r["top_decile_cost_share"] is not None]]
-        cats = [r["candidate"] + ("\n(RTI 2011, real data)" if r["n"] is None else "") for r in shown]
+        cats = [
+            r["candidate"] + (" *" if r["is_selected"] else "") + ("\n(RTI 2011, real data)" if r["n"] is None else "")
+            for r in shown
+        ]
         n = [r["n"] for r in shown]
         bars(ax, cats, [Series("top-decile cost share", [r["top_decile_cost_share"] for r in shown], n)],
              "share of next-year cost in the top predicted decile")  # fmt: skip
