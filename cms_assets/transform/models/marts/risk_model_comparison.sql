@@ -49,10 +49,11 @@ ours as (
         max(holdout_year.year) as holdout_year,
         metrics.model_version,
         max(metrics.is_selected) as is_selected,
-        max(case when metrics.metric = 'r2' then metrics.metric_value end) as r2,
-        max(case when metrics.metric = 'mae' then metrics.metric_value end) as mae,
-        max(case when metrics.metric = 'top10_capture' then metrics.metric_value end) as top_decile_cost_share,
-        max(case when metrics.metric = 'top_decile_lift' then metrics.metric_value end) as top_decile_lift
+        {%- for column, metric in [('r2', 'r2'), ('mae', 'mae'), ('top_decile_cost_share', 'top10_capture'),
+                                   ('top_decile_lift', 'top_decile_lift')] %}
+        cast(max(case when metrics.metric = '{{ metric }}' then metrics.metric_value end) as double precision)
+            as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from metrics
     cross join holdout_year
     group by
@@ -83,30 +84,8 @@ anchors as (
 
 )
 
-select
-    source,
-    candidate,
-    n,
-    holdout_year,
-    model_version,
-    is_selected,
-    cast(r2 as double precision) as r2,
-    cast(mae as double precision) as mae,
-    cast(top_decile_cost_share as double precision) as top_decile_cost_share,
-    cast(top_decile_lift as double precision) as top_decile_lift
-from ours
+select * from ours
 
 union all
 
-select
-    source,
-    candidate,
-    n,
-    holdout_year,
-    model_version,
-    is_selected,
-    r2,
-    mae,
-    top_decile_cost_share,
-    top_decile_lift
-from anchors
+select * from anchors
