@@ -241,8 +241,11 @@ def report(result: dict[str, Any]) -> list[str]:
     lines = [
         f"{result['samples']} samples at scale {result['scale']:g}: complete={result['complete']}, "
         f"failed runs {len(result['runs_failed'])} (retried and recovered: {len(result['recovered'])})",
-        f"zips to report: {result['last_report_s']:,.0f} s = {result['last_report_s'] / 60:.1f} min from the sensor "
-        f"switched on ({result['last_report_s'] - (result['first_download_s'] or 0):,.0f} s from the first download)",
+        "zips to report: no report rendered (a run failed: see the runs below)"
+        if result["last_report_s"] is None
+        else f"zips to report: {result['last_report_s']:,.0f} s = {result['last_report_s'] / 60:.1f} min from the "
+        f"sensor switched on ({result['last_report_s'] - (result['first_download_s'] or 0):,.0f} s from the first "
+        "download)",
         f"settled (nothing running, 20 s quiet): {result['settled_s']:,.0f} s",
         f"CPU: {result['cpu_s_tree']:,.0f} s process tree, {result['cpu_s_machine']:,.0f} s whole machine "
         f"({result['cpu_s_machine'] / max(result['settled_s'], 1):.2f} cores busy on average)",

@@ -106,7 +106,7 @@ def test_a_model_file_added_to_the_project_becomes_an_asset(tmp_path: Path) -> N
 
 def test_a_subset_builds_on_a_warehouse_holding_only_the_reference_tables(tmp_path: Path) -> None:
     """What automation runs first on a fresh warehouse: the reference tables, then their staging views alone.
-    Tests of models downstream (a relationship from int_beneficiary_diagnoses) must wait for those models."""
+    Tests of models downstream (a relationship from int_diagnoses_long) must wait for those models."""
     from cms_assets.defs.resources import WarehouseResource
     from cms_assets.defs.terminology.assets import terminology_assets
     from cms_assets.defs.transform.assets import analytics

@@ -92,7 +92,7 @@ def test_build_passes_every_test_without_warnings(built: Built) -> None:
         k: v for k, v in statuses.items() if v not in ("success", "pass")
     }
     assert sum(uid.startswith("test.") for uid in statuses) > 100
-    assert sum(uid.startswith("model.") for uid in statuses) == 36
+    assert sum(uid.startswith("model.") for uid in statuses) == 35
 
 
 def test_pmpm(built: Built) -> None:

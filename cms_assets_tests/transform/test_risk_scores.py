@@ -203,7 +203,7 @@ def test_model_comparison_shows_every_candidate_of_the_latest_model(built: Built
 
 def test_diagnosis_marts_count_each_beneficiary_once(built: Built) -> None:
     """beneficiaries and mentions of diagnosis_codes and diagnosis_categories equal a distinct count over the
-    claim-grain view, for every year and code or category (the marts sum per beneficiary first, then count)."""
+    claim grain, for every year and code or category (several codes of one beneficiary in one category count once)."""
     schemas = {layer: layer_schema(SCHEMA, layer) for layer in ("staging", "intermediate", "marts")}
     direct = f"""
         select d.year, {{key}} as k, count(distinct d.desynpuf_id) as beneficiaries, count(*) as mentions
@@ -211,8 +211,8 @@ def test_diagnosis_marts_count_each_beneficiary_once(built: Built) -> None:
         left join {schemas["staging"]}.stg_ccs_categories c on d.icd9_code = c.icd9_code
         group by d.year, {{key}}"""
     codes_per_category = built.rows(
-        f"select max(n) as n from (select d.year, d.desynpuf_id, c.ccs_category, count(*) as n "
-        f"from {schemas['intermediate']}.int_beneficiary_diagnoses d "
+        f"select max(n) as n from (select d.year, d.desynpuf_id, c.ccs_category, count(distinct d.icd9_code) as n "
+        f"from {schemas['intermediate']}.int_diagnoses_long d "
         f"join {schemas['staging']}.stg_ccs_categories c on d.icd9_code = c.icd9_code "
         f"group by d.year, d.desynpuf_id, c.ccs_category) t"
     )

@@ -1,6 +1,3 @@
--- A view: one row per diagnosis on a claim (102 million rows for four scale-1.0 samples, where writing them took 200 s
--- of the analyst layer's build); int_beneficiary_diagnoses reads it once and keeps what the marts use.
-{{ config(materialized='view') }}
 -- One row per diagnosis on a claim: inpatient and outpatient ICD9_DGNS_CD_1..10 (per claim segment), carrier
 -- ICD9_DGNS_CD_1..8 (claim_type carrier) and the line diagnoses LINE_ICD9_DGNS_CD_1..13 (claim_type carrier_line,
 -- position = line number). Empty codes are dropped. The amount attributed is the one today's BI views use: the

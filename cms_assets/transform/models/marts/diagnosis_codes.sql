@@ -1,11 +1,11 @@
 -- Cost and count by ICD-9-CM diagnosis code and year, with the code's CMS long name and its AHRQ CCS category.
 -- events: diagnoses that carry an amount (the principal diagnosis of an inpatient or outpatient claim row, the
 -- diagnosis of a carrier line: today's top-diagnosis definition); mentions: every diagnosis position;
--- paid: the amounts attributed in int_diagnoses_long (summed per beneficiary-year in int_beneficiary_diagnoses).
--- Codes absent from the reference tables keep their code with name 'unknown code' and CCS category 0 ('not in CCS').
+-- paid: the amounts attributed in int_diagnoses_long. Codes absent from the reference tables keep their code with
+-- name 'unknown code' and CCS category 0 ('not in CCS').
 with diagnoses as (
 
-    select * from {{ ref('int_beneficiary_diagnoses') }}
+    select * from {{ ref('int_diagnoses_long') }}
 
 ),
 
@@ -14,11 +14,16 @@ by_code as (
     select
         year,
         icd9_code,
-        sum(events) as events,
-        sum(mentions) as mentions,
-        -- one row per beneficiary (of a sample; samples are disjoint) and code in a year: a count, not a distinct
-        count(*) as beneficiaries,
-        sum(paid_amount) as paid_amount
+        sum(
+            case
+                when claim_type = 'carrier_line' then 1
+                when claim_type in ('inpatient', 'outpatient') and position = 1 then 1
+                else 0
+            end
+        ) as events,
+        count(*) as mentions,
+        count(distinct desynpuf_id) as beneficiaries,
+        sum(attributed_amount) as paid_amount
     from diagnoses
     group by
         year,
