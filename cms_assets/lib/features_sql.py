@@ -90,15 +90,11 @@ def feature_sql(dialect: Dialect, sources: Mapping[str, str], scores: bool = Tru
     scoring reads (:data:`cms_assets.lib.hcc_sql.REFERENCES`), to what the query reads it from (a view name, or
     DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order.
 
-    Carrier repeats are ranked apart: only the rows of a repeated (DESYNPUF_ID, CLM_ID) go through the window
-    (ranking every row sorted every wide carrier row: 11 of 44 CPU seconds in a profile of one scale-1.0 sample).
-
     Distinct counts are counts over de-duplicated rows (``select distinct`` first), not ``count(distinct ...)``:
     DuckDB's distinct aggregates hold every group's set in memory, while a plain grouping spills to disk, so a
     scale-1.0 sample fits a 4 GB limit."""
     src = {name: sources[name] for name in (BENEFICIARY, INPATIENT, OUTPATIENT, CARRIER, PDE)}
     car_pay = " + ".join(f"coalesce({c}, 0)" for c in CARRIER_PAY)
-    car_columns = ", ".join(["DESYNPUF_ID", "CLM_ID", "CLM_THRU_DT", *CARRIER_DX, *CARRIER_NPI, "pay"])
     groups = ",\n    ".join(
         f"count(*) filter (where {_group(rule, dialect)}) as {g}" for g, _, rule in DIAGNOSIS_GROUPS
     )
@@ -138,45 +134,24 @@ def feature_sql(dialect: Dialect, sources: Mapping[str, str], scores: bool = Tru
     return f"""with
 {_hospital("ip", src[INPATIENT])},
 {_hospital("op", src[OUTPATIENT])},
-car_repeated as (
-  select DESYNPUF_ID, CLM_ID
-  from {src[CARRIER]}
-  group by DESYNPUF_ID, CLM_ID
-  having count(*) > 1
-),
-car_flagged as (
+car_ranked as (
   select
-    c.DESYNPUF_ID,
-    c.CLM_ID,
+    DESYNPUF_ID,
+    CLM_ID,
     CLM_THRU_DT,
-    HCPCS_CD_1,
     {", ".join(CARRIER_DX)},
     {", ".join(CARRIER_NPI)},
     {car_pay} as pay,
-    r.CLM_ID is not null as repeated
-  from {src[CARRIER]} c
-  left join car_repeated r on c.DESYNPUF_ID = r.DESYNPUF_ID and c.CLM_ID = r.CLM_ID
-),
-car_kept as (
-  select {car_columns}
-  from car_flagged
-  where not repeated
-  union all
-  select {car_columns}
-  from (
-    select *, row_number() over (
+    row_number() over (
       partition by DESYNPUF_ID, CLM_ID
-      order by pay desc nulls last, CLM_THRU_DT desc nulls last, HCPCS_CD_1 asc nulls last
+      order by {car_pay} desc nulls last, CLM_THRU_DT desc nulls last, HCPCS_CD_1 asc nulls last
     ) as claim_rank
-    from car_flagged
-    where repeated
-  ) ranked
-  where claim_rank = 1
+  from {src[CARRIER]}
 ),
 car as (
   select *, year(CLM_THRU_DT) as YEAR
-  from car_kept
-  where CLM_THRU_DT is not null
+  from car_ranked
+  where claim_rank = 1 and CLM_THRU_DT is not null
 ),
 ip as (
   select DESYNPUF_ID, YEAR, sum(pay) as IP_PAYMENT, count(*) as IP_CLAIMS, count(distinct adm) as IP_STAYS,
