@@ -69,6 +69,7 @@ def main() -> None:
     import duckdb
 
     from cms_assets.lib import layout
+    from cms_assets.lib.features_duckdb import copy_query
     from cms_assets.lib.features_sql import feature_sql
     from cms_assets.lib.hcc_sql import REFERENCES
     from cms_assets.lib.ml.schemas import FEATURE_SCHEMA
@@ -95,15 +96,8 @@ def main() -> None:
         for i in range(args.repeat):
             for label in ("before", "after") if i % 2 == 0 else ("after", "before"):
                 out = work / f"{label}.parquet"
-                config = {"memory_limit": args.duckdb_memory, "threads": args.threads, "temp_directory": str(work)}
                 t0, c0 = time.perf_counter(), cpu_seconds()
-                with duckdb.connect(config=config) as con:
-                    con.execute("SET preserve_insertion_order = false")
-                    for name, table in references.items():
-                        con.register(f"ref_{name}", table)
-                    con.execute(
-                        f"COPY ({queries[label]}) TO {sql_literal(str(out))} (FORMAT parquet, COMPRESSION zstd)"
-                    )
+                copy_query(queries[label], references, out, work / "tmp", args.duckdb_memory, args.threads)
                 wall[label].append(time.perf_counter() - t0)
                 cpu[label].append(cpu_seconds() - c0)
                 print(f"round {i + 1}: {label:<6} {wall[label][-1]:7.2f} s wall, {cpu[label][-1]:7.2f} s CPU")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -45,7 +46,6 @@ def write_features(
     """Run the feature query over ``files`` (table name -> local Parquet paths) and the CMS-HCC reference tables
     (read from their packages) into ``out_file``; its rows. ``scores=False`` leaves the CMS-HCC columns null: the
     baseline that ``benchmarks/hcc_scoring.py`` measures the scoring's cost against."""
-    import duckdb
 
     require_columns(files)
     sources = {
@@ -54,6 +54,17 @@ def write_features(
     }
     references = {name: read_reference(name) for name in REFERENCES} if scores else {}
     sources.update({name: f"ref_{name}" for name in references})
+    copy_query(feature_sql(DUCKDB, sources, scores), references, out_file, temp_dir, memory_limit, threads)
+    return pq.ParquetFile(out_file).metadata.num_rows
+
+
+def copy_query(
+    query: str, references: Mapping[str, Any], out_file: Path, temp_dir: Path, memory_limit: str, threads: int
+) -> None:
+    """Run a feature query over the reference tables (registered as ``ref_<name>``) into one Parquet file, as the
+    feature job does (``benchmarks/feature_query_ab.py`` runs two revisions' queries the same way)."""
+    import duckdb
+
     temp_dir.mkdir(parents=True, exist_ok=True)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit, "threads": threads, "temp_directory": str(temp_dir)}
@@ -62,6 +73,4 @@ def write_features(
         con.execute("SET preserve_insertion_order = false")
         for name, table in references.items():
             con.register(f"ref_{name}", table)
-        query = feature_sql(DUCKDB, sources, scores)
         con.execute(f"COPY ({query}) TO {sql_literal(str(out_file))} (FORMAT parquet, COMPRESSION zstd)")
-    return pq.ParquetFile(out_file).metadata.num_rows
