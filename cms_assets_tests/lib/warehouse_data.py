@@ -29,6 +29,7 @@ from cms_assets.lib.terminology import REFERENCE_TABLES
 from cms_assets.lib.transform import run_dbt
 from cms_assets.lib.warehouse.load import Warehouse
 from cms_assets.lib.warehouse.schema import string_length
+from cms_assets_tests.transform.hcc_cases import age_on_february_1
 
 STATES = [s for s in range(1, 55) if s not in (40, 48)]
 YEARS = (2008, 2009, 2010)
@@ -163,8 +164,7 @@ def hcc_scores(rows: list[dict], rng: np.random.Generator) -> dict[str, pa.Array
     """CMS-HCC columns that hold together as the feature query's do (segment by age on 1 February, the score the
     sum of its parts, the count the list's length), with made-up factors: the marts' arithmetic is under test here,
     the scoring itself in test_features_hcc."""
-    ages = [r["YEAR"] - r["BENE_BIRTH_DT"].year - ((r["BENE_BIRTH_DT"].month, r["BENE_BIRTH_DT"].day) > (2, 1))
-            for r in rows]  # fmt: skip
+    ages = [age_on_february_1(r["BENE_BIRTH_DT"], r["YEAR"]) for r in rows]
     counts = rng.integers(0, 3, len(rows))
     demographic = rng.uniform(0.2, 1.2, len(rows)).round(3)
     disease = (counts * rng.uniform(0.1, 0.6, len(rows))).round(3)
