@@ -24,6 +24,7 @@ from cms_assets_tests.transform.handmade import A, B, build_warehouse
 SCHEMA = "cms"
 MARTS = layer_schema(SCHEMA, "marts")
 INTERMEDIATE = layer_schema(SCHEMA, "intermediate")
+STAGING = layer_schema(SCHEMA, "staging")
 
 
 def dbt_args(command: list[str], workdir: Path) -> list[str]:
@@ -237,6 +238,36 @@ def test_diagnosis_codes_and_categories(built: Built) -> None:
         2515,
         3,
     )
+
+
+def test_diagnoses_long_has_one_row_per_claim_row_and_filled_position(built: Built) -> None:
+    """int_diagnoses_long against the staging tables, position by position: as many rows as claim rows with that
+    diagnosis column filled, and no key twice. At 20 samples (510 M rows) a dbt uniqueness test on this table cannot
+    run in the warehouse's memory and disk, so its grain is proven here and by the staging tables' grain tests."""
+    sources = [("inpatient", "stg_inpatient_claims", "icd9_dgns_cd_{}", 10),
+               ("outpatient", "stg_outpatient_claims", "icd9_dgns_cd_{}", 10),
+               ("carrier", "stg_carrier_claims", "icd9_dgns_cd_{}", 8),
+               ("carrier_line", "stg_carrier_claims", "line_icd9_dgns_cd_{}", 13)]  # fmt: skip
+    got = {
+        (r["claim_type"], r["position"]): r["n"]
+        for r in built.rows(
+            f"select claim_type, position, count(*) as n from {INTERMEDIATE}.int_diagnoses_long "
+            "group by claim_type, position"
+        )
+    }
+    want = {}
+    for claim_type, table, column, positions in sources:
+        for i in range(1, positions + 1):
+            c = column.format(i)
+            n = built.one(f"select count(*) as n from {STAGING}.{table} where {c} is not null and {c} <> ''")["n"]
+            if n:
+                want[(claim_type, i)] = n
+    assert got == want and {t for t, _ in want} == {s[0] for s in sources}
+    twice = built.rows(
+        f"select claim_type, sample, claim_id, segment, position from {INTERMEDIATE}.int_diagnoses_long "
+        "group by claim_type, sample, claim_id, segment, position having count(*) > 1"
+    )
+    assert twice == []
 
 
 def test_top_hcpcs_and_ndc(built: Built) -> None:

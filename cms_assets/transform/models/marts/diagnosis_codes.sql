@@ -3,13 +3,8 @@
 -- diagnosis of a carrier line: today's top-diagnosis definition); mentions: every diagnosis position;
 -- paid: the amounts attributed in int_diagnoses_long. Codes absent from the reference tables keep their code with
 -- name 'unknown code' and CCS category 0 ('not in CCS').
-with diagnoses as (
-
-    select * from {{ ref('int_diagnoses_long') }}
-
-),
-
-by_code as (
+-- beneficiaries: distinct (sample, desynpuf_id) per year and code (macros/beneficiaries_by.sql).
+with by_code as (
 
     select
         year,
@@ -22,13 +17,16 @@ by_code as (
             end
         ) as events,
         count(*) as mentions,
-        count(distinct desynpuf_id) as beneficiaries,
         sum(attributed_amount) as paid_amount
-    from diagnoses
+    from {{ ref('int_diagnoses_long') }}
     group by
         year,
         icd9_code
 
+),
+
+beneficiaries as (
+    {{ beneficiaries_by(ref('int_diagnoses_long'), ['year', 'icd9_code']) }}
 )
 
 select
@@ -39,10 +37,13 @@ select
     coalesce(ccs.ccs_name, 'not in CCS') as ccs_name,
     cast(by_code.events as integer) as events,
     cast(by_code.mentions as integer) as mentions,
-    cast(by_code.beneficiaries as integer) as beneficiaries,
+    cast(beneficiaries.beneficiaries as integer) as beneficiaries,
     cast(by_code.paid_amount as {{ dbt.type_numeric() }}) as paid_amount,
     {{ yearly_ranks('by_code.icd9_code', 'by_code.paid_amount', 'by_code.events', year='by_code.year') }}
 from by_code
+inner join beneficiaries
+    on by_code.year = beneficiaries.year
+    and by_code.icd9_code = beneficiaries.icd9_code
 left join {{ ref('stg_icd9_diagnoses') }} as names
     on by_code.icd9_code = names.icd9_code
 left join {{ ref('stg_ccs_categories') }} as ccs
