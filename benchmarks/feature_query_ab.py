@@ -67,12 +67,11 @@ def main() -> None:
     parser.add_argument("--duckdb-memory", default="4GB")
     args = parser.parse_args()
     import duckdb
+    import pyarrow.parquet as pq
 
     from cms_assets.lib import layout
     from cms_assets.lib.features_duckdb import copy_query
-    from cms_assets.lib.features_sql import feature_sql
-    from cms_assets.lib.hcc_sql import REFERENCES
-    from cms_assets.lib.ml.schemas import FEATURE_SCHEMA
+    from cms_assets.lib.features_sql import feature_sql, references
     from cms_assets.lib.sql_dialect import DUCKDB
     from cms_assets.lib.synpuf.tables import TABLE_NAMES
     from cms_assets.lib.terminology import read_reference
@@ -82,8 +81,8 @@ def main() -> None:
     sources = {
         t: f"read_parquet({sql_literal(str(root.parent / layout.table_file(t, args.sample)))})" for t in TABLE_NAMES
     }
-    references = {name: read_reference(name) for name in REFERENCES}
-    sources.update({name: f"ref_{name}" for name in references})
+    tables = {name: read_reference(name) for name in references()}
+    sources.update({name: f"ref_{name}" for name in tables})
     builders = {"before": query_builder_at(args.before, args.modules), "after": feature_sql}
     queries = {label: build(DUCKDB, sources) for label, build in builders.items()}
     print(f"before = {args.before}:{' + '.join(args.modules)}; after = the working tree; sample {args.sample}")
@@ -97,14 +96,20 @@ def main() -> None:
             for label in ("before", "after") if i % 2 == 0 else ("after", "before"):
                 out = work / f"{label}.parquet"
                 t0, c0 = time.perf_counter(), cpu_seconds()
-                copy_query(queries[label], references, out, work / "tmp", args.duckdb_memory, args.threads)
+                copy_query(queries[label], tables, out, work / "tmp", args.duckdb_memory, args.threads)
                 wall[label].append(time.perf_counter() - t0)
                 cpu[label].append(cpu_seconds() - c0)
                 print(f"round {i + 1}: {label:<6} {wall[label][-1]:7.2f} s wall, {cpu[label][-1]:7.2f} s CPU")
         con = duckdb.connect()
         a, b = (f"read_parquet({sql_literal(str(work / f'{label}.parquet'))})" for label in ("before", "after"))
-        # sums of doubles may differ in the last bits between any two runs (parallel aggregation order)
-        columns = ", ".join(f"round({f.name}, 6)" if f.type == "double" else f.name for f in FEATURE_SCHEMA)
+        # The columns both revisions write are compared; a column only one writes is named. Sums of doubles may
+        # differ in the last bits between any two runs (parallel aggregation order).
+        schemas = {label: pq.read_schema(work / f"{label}.parquet") for label in ("before", "after")}
+        for label, other in (("before", "after"), ("after", "before")):
+            if only := [n for n in schemas[label].names if n not in schemas[other].names]:
+                print(f"columns only {label} writes (not compared): {', '.join(only)}")
+        shared = [f for f in schemas["after"] if f.name in schemas["before"].names]
+        columns = ", ".join(f"round({f.name}, 6)" if f.type == "double" else f.name for f in shared)
         rows = con.execute(f"select count(*) from {a}").fetchone()[0]
         differ = con.execute(
             f"select count(*) from ((select {columns} from {a} except all select {columns} from {b}) "

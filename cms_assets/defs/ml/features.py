@@ -26,8 +26,8 @@ _KEY = "beneficiary_features"
 
 @sample_asset(
     _KEY,
-    description="Beneficiary-year features, CMS-HCC V22 risk scores and next-year cost label for one sample (one "
-    "SQL query: DuckDB where no cluster is configured, else Spark).",
+    description="Beneficiary-year features, CMS-HCC V22 risk scores, AHRQ CCS categories and next-year cost label for "
+    "one sample (one SQL query: DuckDB where no cluster is configured, else Spark).",
     group="ml",
     kinds={FEATURES_ENGINE, "parquet", STORAGE},
     deps=TABLE_NAMES,
@@ -36,9 +36,9 @@ _KEY = "beneficiary_features"
     metadata={"dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS)},
     io_manager_key="spark_io",
     pool="spark",
-    # 3: HCC_AGE and HCC_INTERACTIONS. The CMS-HCC scores read the packages' reference tables: a new release of either
-    # rebuilds the features
-    code_version=f"3+{HCCPY}=={package_version(HCCPY)}+{PACKAGE}=={package_version(PACKAGE)}",
+    # 4: CCS_LIST. The CMS-HCC scores and the CCS categories read the packages' reference tables: a new release of
+    # either rebuilds the features
+    code_version=f"4+{HCCPY}=={package_version(HCCPY)}+{PACKAGE}=={package_version(PACKAGE)}",
 )
 def beneficiary_features(
     context: dg.AssetExecutionContext,

@@ -66,6 +66,11 @@ FEATURE_DOCS: dict[str, tuple[pa.DataType, str]] = {
         "distinct ICD-9 codes in YEAR: IP/OP ICD9_DGNS_CD_1..10, carrier ICD9_DGNS_CD_1..8 and LINE_ICD9_DGNS_CD_1..13",
     ),
     **{g: (_I32, f"distinct diagnosis codes (as above) in YEAR in group: {d}") for g, d, _ in DIAGNOSIS_GROUPS},
+    "CCS_LIST": (
+        pa.string(),
+        "AHRQ CCS single-level category of each distinct diagnosis code of YEAR, ascending, one entry per code "
+        "(CCS49,CCS49,CCS98: two codes in category 49, one in 98); codes not in the CCS grouper are left out",
+    ),
     "DISTINCT_PROVIDERS": (_I32, "distinct PRVDR_NUM (IP, OP) and PRF_PHYSN_NPI (carrier) in YEAR"),
     "PDE_FILLS": (_I32, "number of PDE rows in YEAR"),
     "PDE_DAYS_SUPPLY": (_I32, "sum of DAYS_SUPLY_NUM in YEAR"),
@@ -104,8 +109,12 @@ HCC_FEATURES = [
     "HCC_SEGMENT", "HCC_AGE", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "RISK_SCORE", "HCC_COUNT",
     "HCC_LIST", "HCC_INTERACTIONS",
 ]  # fmt: skip
+#: Lists of codes: inputs of the ``*_hcc_ccs`` candidates only (as per-category counts), like HCC_FEATURES.
+CCS_FEATURES = ["CCS_LIST"]
 NUMERIC_FEATURES = [
-    n for n in FEATURE_DOCS if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES and n not in HCC_FEATURES
+    n
+    for n in FEATURE_DOCS
+    if n not in NON_FEATURES and n not in CATEGORICAL_FEATURES and n not in HCC_FEATURES and n not in CCS_FEATURES
 ]
 
 #: Baselines scaled the way CMS pays Medicare Advantage: a score x the training year's mean next-year cost per unit

@@ -51,13 +51,12 @@ def build_features(tables: dict[str, DataFrame]) -> DataFrame:
     """Beneficiary-year features with exactly the columns and types of FEATURE_SCHEMA (lazy; nothing collected):
     the tables, and the CMS-HCC reference tables read from their packages on the driver, become temporary views of
     this session (names unique to the call) that the feature query reads."""
-    from cms_assets.lib.features_sql import feature_sql
-    from cms_assets.lib.hcc_sql import REFERENCES
+    from cms_assets.lib.features_sql import feature_sql, references
     from cms_assets.lib.sql_dialect import SPARK
     from cms_assets.lib.terminology import read_reference
 
     spark = next(iter(tables.values())).sparkSession
-    frames = {**tables, **{name: spark.createDataFrame(read_reference(name)) for name in REFERENCES}}
+    frames = {**tables, **{name: spark.createDataFrame(read_reference(name)) for name in references()}}
     tag = uuid.uuid4().hex[:8]
     views = {}
     for name, df in frames.items():

@@ -37,7 +37,17 @@ LABEL = "NEXT_YEAR_COST"
 LOG_LABEL = "LOG_NEXT_YEAR_COST"
 TRAIN_YEAR, VALID_YEAR = 2008, 2009
 TEMPORAL, RANDOM = "temporal", "random"
-ML_MODELS = ["linear", "linear_log", "gbt", "gbt_log"]
+#: Suffix of the candidates that also take the risk-adjustment inputs: RISK_INPUTS, each HCC of HCC_LIST as 0/1 and
+#: the CCS category counts of CCS_LIST (the CCS_VOCABULARY categories most frequent in the fit set).
+RISK = "_hcc_ccs"
+ML_MODELS = ["linear", "linear_log", "gbt", "gbt_log", f"linear{RISK}", f"gbt_log{RISK}"]
+RISK_INPUTS = ["RISK_SCORE", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "HCC_COUNT"]
+#: Code lists -> (vector column, counts as 0/1, vocabulary size). V22 has 79 HCCs; CCS has 283 categories, of which
+#: the 64 most frequent are kept: a GBT's cost grows with its inputs, and rare categories are rare splits.
+CODE_LISTS: dict[str, tuple[str, bool, int]] = {
+    "HCC_LIST": ("HCC_FLAGS", True, 79),
+    "CCS_LIST": ("CCS_COUNTS", False, 64),
+}
 METRICS = ["r2", "rmse", "mae", "rows", "top10_capture", "top_decile_lift"]  # and DECILE_METRICS
 #: GBT size: trains in about a minute on 2 cores at scale 0.01-0.05. ``gbt_size`` overrides trees and depth.
 GBT_PARAMS: dict[str, Any] = {"maxIter": 25, "maxDepth": 5, "stepSize": 0.1, "subsamplingRate": 0.8}
@@ -73,20 +83,30 @@ class TrainResult:
 
 
 def prepare(features: DataFrame) -> DataFrame:
-    """Model input: numeric features with nulls as 0 (the assembler rejects nulls; only AGE could be null)."""
-    return features.fillna(0, subset=NUMERIC_FEATURES)
+    """Model input: numeric features with nulls as 0 (the assembler rejects nulls; AGE and the CMS-HCC scores are
+    null without a birth date) and code lists with nulls as empty."""
+    return features.fillna(0, subset=NUMERIC_FEATURES + RISK_INPUTS).fillna("", subset=list(CODE_LISTS))
 
 
-def _encoding() -> list[Any]:
-    from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
+def _encoding(risk: bool = False) -> list[Any]:
+    """Stages that assemble ``features``: numeric inputs and one-hot categoricals; with ``risk``, also RISK_INPUTS
+    and the code lists as vectors (each list split into tokens, then counted over the fitted vocabulary)."""
+    from pyspark.ml.feature import CountVectorizer, OneHotEncoder, SQLTransformer, StringIndexer, VectorAssembler
 
     idx = [f"{c}_idx" for c in CATEGORICAL_FEATURES]
     ohe = [f"{c}_ohe" for c in CATEGORICAL_FEATURES]
-    return [
+    stages: list[Any] = [
         StringIndexer(inputCols=CATEGORICAL_FEATURES, outputCols=idx, handleInvalid="keep"),
         OneHotEncoder(inputCols=idx, outputCols=ohe, handleInvalid="keep"),
-        VectorAssembler(inputCols=NUMERIC_FEATURES + ohe, outputCol="features"),
     ]
+    inputs = NUMERIC_FEATURES + ohe
+    if risk:
+        tokens = ", ".join(f"filter(split({c}, ','), x -> x <> '') AS {c}_TOKENS" for c in CODE_LISTS)
+        stages.append(SQLTransformer(statement=f"SELECT *, {tokens} FROM __THIS__"))
+        for column, (vector, binary, size) in CODE_LISTS.items():
+            stages.append(CountVectorizer(inputCol=f"{column}_TOKENS", outputCol=vector, binary=binary, vocabSize=size))
+        inputs += RISK_INPUTS + [vector for vector, _, _ in CODE_LISTS.values()]
+    return [*stages, VectorAssembler(inputCols=inputs, outputCol="features")]
 
 
 def _sql(expression: str) -> Any:
@@ -112,7 +132,7 @@ def _fit(name: str, train: DataFrame, seed: int, gbt: dict[str, Any]) -> Pipelin
         per_unit = float(cost / units) if cost is not None and units else 0.0
         # a beneficiary-year without a birth date has no score (null): it counts as 0 units, not as a missing row
         return Pipeline(stages=[_sql(f"COALESCE({score}, 0D) * {per_unit!r}")]).fit(train)
-    log = name.endswith("_log")
+    log = name.removesuffix(RISK).endswith("_log")
     label = LOG_LABEL if log else LABEL
     common = {"featuresCol": "features", "labelCol": label, "predictionCol": "raw_prediction"}
     if name.startswith("gbt"):
@@ -120,7 +140,8 @@ def _fit(name: str, train: DataFrame, seed: int, gbt: dict[str, Any]) -> Pipelin
     else:
         regressor = LinearRegression(**common, regParam=0.01, elasticNetParam=0.0, maxIter=100)
     back = "EXPM1(raw_prediction)" if log else "raw_prediction"
-    return Pipeline(stages=[*_encoding(), regressor, _sql(f"GREATEST({back}, 0D)")]).fit(train)
+    stages = [*_encoding(risk=name.endswith(RISK)), regressor, _sql(f"GREATEST({back}, 0D)")]
+    return Pipeline(stages=stages).fit(train)
 
 
 def decile_metric(decile: int, what: str) -> str:
@@ -182,7 +203,8 @@ def evaluate(scored: DataFrame) -> dict[str, float]:
 
 
 def importances(model: PipelineModel, scored: DataFrame, train: DataFrame) -> list[tuple[str, float]]:
-    """Feature importances, largest first, one-hot columns summed back to their feature.
+    """Feature importances, largest first, one-hot columns summed back to their feature, code-list slots named by
+    their code (HCC85, CCS108).
 
     GBT: Spark's impurity importances. Linear: |coefficient| x feature standard deviation (the effect of a
     typical change), normalised to sum to 1. Baselines: the one input they use, if any.
@@ -196,6 +218,13 @@ def importances(model: PipelineModel, scored: DataFrame, train: DataFrame) -> li
         return [(c, 1.0) for c in ["TOTAL_PAYMENT", *SCORE_BASELINES.values()] if c in statement][:1]
     attrs = scored.schema["features"].metadata["ml_attr"]["attrs"]
     names = {a["idx"]: a["name"] for group in attrs.values() for a in group}
+    from pyspark.ml.feature import CountVectorizerModel
+
+    vocabularies = {s.getOutputCol(): s.vocabulary for s in stages if isinstance(s, CountVectorizerModel)}
+    for i, name in names.items():
+        vector, _, slot = name.rpartition("_")
+        if vector in vocabularies and slot.isdigit() and int(slot) < len(vocabularies[vector]):
+            names[i] = vocabularies[vector][int(slot)]
     if isinstance(regressor, GBTRegressionModel):
         weights = regressor.featureImportances.toArray().tolist()
     else:
@@ -227,7 +256,7 @@ def fit_sample(rows: DataFrame, n: int, max_rows: int | None, seed: int) -> Data
 def train_cost_model(
     features: DataFrame, seed: int = 42, gbt: dict[str, Any] | None = None, max_fit_rows: int | None = MAX_FIT_ROWS
 ) -> TrainResult:
-    """Fit the four ML candidates and four baselines on both splits; keep the best by temporal r2.
+    """Fit the ML candidates (ML_MODELS) and the baselines on both splits; keep the best by temporal r2.
 
     ``gbt``: the GBT parameters (default GBT_PARAMS); see :func:`gbt_params`. ``max_fit_rows``: each split's fit set
     is sampled down to about this many rows (None or 0: all rows); validation always scores every held-out row."""

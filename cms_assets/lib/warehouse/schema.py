@@ -41,6 +41,7 @@ _STRING_LENGTHS: list[tuple[str, int]] = [
     (r"SPLIT|METRIC", 32),
     (r"SCOPE", 16),
     (r"ICD10_CODE", 8),
+    (r"CCS_LIST", 65535),  # "CCS49,CCS49,CCS98": up to 8 bytes per distinct code of a year; Redshift's maximum
 ]
 _DEFAULT_STRING_LENGTH = 256
 
