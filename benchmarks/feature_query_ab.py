@@ -42,7 +42,12 @@ def query_builder_at(rev: str, paths: list[str]) -> Callable[..., str]:
             sys.modules[name] = module  # the next module imports this one
             exec(compile(source, module.__file__, "exec"), module.__dict__)
         assert module is not None
-        return module.feature_sql
+        # with the dialects read at ``rev`` too, the query is built in that revision's spelling
+        dialects = sys.modules["cms_assets.lib.sql_dialect"] if "cms_assets.lib.sql_dialect" in names else None
+        build = module.feature_sql
+        if dialects is None:
+            return build
+        return lambda dialect, sources: build(getattr(dialects, dialect.name.upper()), sources)
     finally:
         for name, previous in saved.items():
             if previous is None:

@@ -31,7 +31,9 @@ DUCKDB = Dialect(
     "duckdb",
     "unnest([{}])",
     "regexp_matches({expr}, '{pattern}')",
-    "string_agg('{prefix}' || cast({expr} as varchar), ',' order by {expr})",
+    # an unordered list sorted afterwards: an ordered string_agg sorts every group's rows through one global sort
+    "array_to_string(list_transform(list_sort(list({expr}) filter (where {expr} is not null)), "
+    "lambda x: '{prefix}' || cast(x as varchar)), ',')",
 )
 SPARK = Dialect(
     "spark",
