@@ -102,9 +102,9 @@ FEATURE_SCHEMA = pa.schema([pa.field(n, t) for n, (t, _) in FEATURE_DOCS.items()
 NON_FEATURES = {"DESYNPUF_ID", "YEAR", "sample", "NEXT_YEAR_COST"}
 #: Categorical inputs (one-hot encoded by the model pipeline).
 CATEGORICAL_FEATURES = ["SEX", "RACE", "STATE"]
-#: The CMS-HCC V22 columns: the cms_hcc and demographics_only candidates' scores, not inputs of the ML candidates.
-#: As inputs (the scores, or each HCC of HCC_LIST as 0/1) every ML candidate fell below the mean's temporal r2 on the
-#: generated test sample (linear -0.23, gbt -0.73, gbt_log -0.20), so they stay out until measured at scale 1.0.
+#: The CMS-HCC V22 columns: the cms_hcc and demographics_only candidates' scores, and inputs of the *_hcc_ccs ML
+#: candidates only (lib/spark/model.py): at 20 x 1.0 they add nothing measurable (gbt_log_hcc_ccs temporal r2 0.141
+#: against gbt_log's 0.143; benchmarks/results/2026-12-06-0c81a32-model-candidates-20x1.0.txt).
 HCC_FEATURES = [
     "HCC_SEGMENT", "HCC_AGE", "DEMOGRAPHIC_SCORE", "DISEASE_SCORE", "INTERACTION_SCORE", "RISK_SCORE", "HCC_COUNT",
     "HCC_LIST", "HCC_INTERACTIONS",
