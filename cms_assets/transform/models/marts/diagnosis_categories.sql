@@ -23,13 +23,7 @@ with by_category as (
     select
         year,
         ccs_category,
-        sum(
-            case
-                when claim_type = 'carrier_line' then 1
-                when claim_type in ('inpatient', 'outpatient') and position = 1 then 1
-                else 0
-            end
-        ) as events,
+        {{ diagnosis_events() }} as events,
         count(*) as mentions,
         sum(attributed_amount) as paid_amount
     from {{ diagnoses }} as diagnoses

@@ -9,13 +9,7 @@ with by_code as (
     select
         year,
         icd9_code,
-        sum(
-            case
-                when claim_type = 'carrier_line' then 1
-                when claim_type in ('inpatient', 'outpatient') and position = 1 then 1
-                else 0
-            end
-        ) as events,
+        {{ diagnosis_events() }} as events,
         count(*) as mentions,
         sum(attributed_amount) as paid_amount
     from {{ ref('int_diagnoses_long') }}
