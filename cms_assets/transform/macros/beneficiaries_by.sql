@@ -5,12 +5,13 @@
     DuckDB holds a count(distinct ...) set per group in memory, and the distinct (year, code, beneficiary) rows of the
     510 M diagnoses of 20 samples spilled 12.5 GB to disk even as a plain grouping. Counted sample by sample and
     summed, no set outlives its sample: 44 s, nothing spilled, in 2 GB. The samples are read from ``relation`` when
-    the model runs (its parents are built by then). Other warehouses count distinct in one pass. -#}
-{% macro beneficiaries_by(relation, keys) %}
-    {{ return(adapter.dispatch('beneficiaries_by', 'cms_assets')(relation, keys)) }}
+    the model runs (its parents are built by then), or from ``samples_from`` when ``relation`` is a query whose
+    samples a table already holds (no second run of the query). Other warehouses count distinct in one pass. -#}
+{% macro beneficiaries_by(relation, keys, samples_from=none) %}
+    {{ return(adapter.dispatch('beneficiaries_by', 'cms_assets')(relation, keys, samples_from or relation)) }}
 {% endmacro %}
 
-{% macro default__beneficiaries_by(relation, keys) %}
+{% macro default__beneficiaries_by(relation, keys, samples_from) %}
     select
         {{ keys | join(',\n        ') }},
         count(distinct cast(sample as {{ dbt.type_string() }}) || ':' || desynpuf_id) as beneficiaries
@@ -19,10 +20,10 @@
         {{ keys | join(',\n        ') }}
 {% endmacro %}
 
-{% macro duckdb__beneficiaries_by(relation, keys) %}
+{% macro duckdb__beneficiaries_by(relation, keys, samples_from) %}
     {%- set samples = [] -%}
     {%- if execute -%}
-        {%- set samples = run_query('select distinct sample from ' ~ relation ~ ' as diagnoses order by 1').columns[0].values() -%}
+        {%- set samples = run_query('select distinct sample from ' ~ samples_from ~ ' as diagnoses order by 1').columns[0].values() -%}
     {%- endif %}
     select
         {{ keys | join(',\n        ') }},

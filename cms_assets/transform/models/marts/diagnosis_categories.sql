@@ -34,7 +34,7 @@ with by_category as (
 ),
 
 beneficiaries as (
-    {{ beneficiaries_by(diagnoses, ['year', 'ccs_category']) }}
+    {{ beneficiaries_by(diagnoses, ['year', 'ccs_category'], samples_from=ref('int_diagnoses_long')) }}
 ),
 
 category_names as (
