@@ -5,6 +5,8 @@ real ``dagster-daemon``, the sensor switched on as a user would, and Declarative
     .venv/bin/python benchmarks/daemon_scale.py --samples 2 --scale 0.01 --work /tmp/bench   # a quick check
     # 4 samples, then a 5th arriving (its zips linked into DIR beforehand), sensor ticking every minute:
     .venv/bin/python benchmarks/daemon_scale.py --samples 4 --scale 1.0 --work W --sensor-interval 60 --then-change DIR
+    # the same with at most 2 runs at once instead of the local deployment's 4:
+    .venv/bin/python benchmarks/daemon_scale.py --samples 4 --scale 1.0 --work W --max-concurrent-runs 2
 
 Generation is done beforehand and not counted (cached in ``WORK/site-<scale>-<seed>``, as ``full_scale.py`` does).
 Everything else is read from the instance's own records once the graph has settled:
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -164,7 +167,7 @@ def wait_for(instance: Any, key: str, after: float, timeout: float, failed_since
 
 def run(
     samples: int, scale: float, seed: int, work: Path, automation_interval: int, sensor_interval: int,
-    changed: Path | None, say: Any, json_out: Path | None = None,
+    changed: Path | None, say: Any, json_out: Path | None = None, max_runs: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     from cms_assets.daemon import LocalPlatform, prepare_home
     from cms_assets.demo import demo_env, settle
@@ -176,6 +179,8 @@ def run(
     data = work / f"daemon-{samples}x{scale:g}-{time.strftime('%Y%m%d-%H%M%S')}"
     serve_dir(site, data / "served", samples)
     home = prepare_home(data / ".dagster")
+    max_runs = limit_runs(home / "dagster.yaml", max_runs)
+    say(f"up to {max_runs} runs at once")
     busy0, cpu0 = machine_busy_seconds(), tree_cpu_seconds()
     with CmsMirror(data / "served") as mirror:
         env = {
@@ -201,7 +206,8 @@ def run(
                 "settled_s": round(wall, 1), "cpu_s_tree": round(cpu, 1), "cpu_s_machine": round(busy, 1),
                 "peak_rss_mb": round(rss / 2**20), "peak_machine_mb": round(in_use / 2**20),
                 "disk_mb": round(dir_bytes(data, skip=(".scratch", "served")) / 2**20),
-                "automation_interval_s": automation_interval, "sensor_interval_s": sensor_interval, **summary,
+                "automation_interval_s": automation_interval, "sensor_interval_s": sensor_interval,
+                "max_concurrent_runs": max_runs, **summary,
             }  # fmt: skip
             for line in report(result):  # printed (and saved) now: the freshness phase may take long
                 say(line)
@@ -212,6 +218,19 @@ def run(
                 for line in freshness_lines(result["freshness"]):
                     say(line)
     return result
+
+
+def limit_runs(config: Path, runs: int | None) -> int:
+    """Set ``max_concurrent_runs`` in the benchmark instance's ``dagster.yaml`` (None: keep the deployment's); return
+    the limit in force."""
+    text = config.read_text()
+    found = re.search(r"^(\s*max_concurrent_runs:\s*)(\d+)\s*$", text, flags=re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{config} sets no max_concurrent_runs")
+    if runs is None:
+        return int(found.group(2))
+    config.write_text(text[: found.start(2)] + str(runs) + text[found.end(2) :])
+    return runs
 
 
 def freshness(platform: Any, served: Path, changed: Path, say: Any) -> dict[str, Any]:
@@ -251,8 +270,9 @@ def report(result: dict[str, Any]) -> list[str]:
         f"({result['cpu_s_machine'] / max(result['settled_s'], 1):.2f} cores busy on average)",
         f"peak RSS (process tree, shared pages counted per process) {result['peak_rss_mb']:,} MB; machine memory "
         f"in use at peak {result['peak_machine_mb']:,} MB above the start; disk {result['disk_mb']:,} MB",
-        f"runs launched: {result['runs_launched']}; model trained {result['models_trained']}x, report rendered "
-        f"{result['reports_rendered']}x, partitions re-checked instead of rebuilt: {result['rechecked_not_rebuilt']}",
+        f"runs launched: {result['runs_launched']} (up to {result['max_concurrent_runs']} at once); model "
+        f"trained {result['models_trained']}x, report rendered {result['reports_rendered']}x, partitions re-checked "
+        f"instead of rebuilt: {result['rechecked_not_rebuilt']}",
         f"{'stage':<18}{'steps':>6}{'step s':>10}{'first start':>13}{'last end':>10}",
     ]
     for name, s in result["stages"].items():
@@ -292,6 +312,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--samples) or a republished one's (they replace the site's files); the time until the report shows them is "
         "measured",
     )
+    parser.add_argument(
+        "--max-concurrent-runs", type=int, help="the instance's run limit (default: the local deployment's, 4)"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure (and every run) here")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -300,7 +323,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with _say_to(args.work / "daemon_scale.log") as say:
         result = run(
             args.samples, args.scale, args.seed, args.work.resolve(), args.automation_interval,
-            args.sensor_interval, args.then_change, say, args.json,
+            args.sensor_interval, args.then_change, say, args.json, args.max_concurrent_runs,
         )  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
